@@ -1,0 +1,13 @@
+"""metods-sim: meta-reinforcement learning with self-modifying synapses (MetODS, NeurIPS 2022).
+
+    python -m metods_sim protocols/harlow.yaml          # train, evaluate, write runs/harlow/<time>/results.nc
+    ds = metods_sim.load("runs/harlow/<time>")          # an xarray.Dataset
+"""
+__version__ = "0.1.0"
+
+
+def load(path):
+    """Open a run's dataset (a results.nc file or the run directory holding it) as an xarray.Dataset."""
+    from .results import load as _load
+
+    return _load(path)

@@ -1,0 +1,55 @@
+"""The headline numbers of a run or evaluation dataset."""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def correct_by_trial(ds: xr.Dataset) -> xr.DataArray:
+    """Share of test episodes in which the rewarded object was chosen, per presentation (trial)."""
+    return ds["eval_correct"].mean("episode")
+
+
+def later_correct(ds: xr.Dataset, first: int = 2) -> float:
+    """Share of correct choices over presentations first..last (the one-shot score; presentation 1 is a coin
+    flip)."""
+    return float(ds["eval_correct"].sel(trial=slice(first, None)).mean())
+
+
+def summary(ds: xr.Dataset) -> dict:
+    out = {"status": ds.attrs.get("status", "unknown")}
+    if "generation" in ds.dims:
+        out.update(generations=int(ds.sizes["generation"]), env_steps=int(ds["env_steps"].values[-1])
+                   if ds.sizes["generation"] else 0,
+                   wall_time=float(ds["wall_time"].values[-1]) if ds.sizes["generation"] else 0.0)
+    if "eval_return" in ds:
+        returns = ds["eval_return"].values
+        out.update(episodes=int(returns.size), return_mean=float(returns.mean()),
+                   return_sem=float(returns.std(ddof=1) / np.sqrt(returns.size)) if returns.size > 1 else 0.0)
+        if "task_optimum" in ds.attrs:
+            out["optimum"] = float(ds.attrs["task_optimum"])
+            out["return_ratio"] = out["return_mean"] / out["optimum"]
+    if "eval_correct" in ds:
+        out["correct_by_trial"] = [float(x) for x in correct_by_trial(ds).values]
+        if ds.sizes["trial"] > 1:
+            out["correct_later"] = later_correct(ds)
+    return out
+
+
+def summary_text(ds: xr.Dataset) -> str:
+    s = summary(ds)
+    lines = [f"status: {s['status']}"]
+    if "generations" in s:
+        lines.append(f"training: {s['generations']} generations, {s['env_steps']:,} environment steps, "
+                     f"{s['wall_time'] / 60:.1f} min")
+    if "return_mean" in s:
+        line = f"held-out return: {s['return_mean']:.3f} ± {s['return_sem']:.3f} (s.e.m.) over {s['episodes']} episodes"
+        if "optimum" in s:
+            line += f", {s['return_ratio']:.1%} of the optimum {s['optimum']:.2f}"
+        lines.append(line)
+    if "correct_by_trial" in s:
+        lines.append("rewarded object chosen, by presentation: " +
+                     " ".join(f"{x:.1%}" for x in s["correct_by_trial"]))
+        if "correct_later" in s:
+            lines.append(f"rewarded object chosen on presentations 2+: {s['correct_later']:.1%}")
+    return "\n".join(lines)

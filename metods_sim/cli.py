@@ -1,0 +1,133 @@
+"""Command line: `python -m metods_sim PROTOCOL ...` runs a protocol; `python -m metods_sim evaluate RESULTS.nc`
+re-evaluates a trained agent; `python -m metods_sim fields` lists every protocol field."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+from .protocol import ProtocolError
+from .protocol.schema import KINDED, SECTIONS, TOP
+
+USAGE = """\
+python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--seed N] [--quiet]
+       python -m metods_sim evaluate RESULTS.nc [--episodes N] [--set task.KEY=VALUE ...] [--seed N] [--out FILE]
+       python -m metods_sim fields"""
+
+DESCRIPTION = """\
+Meta-train a MetODS agent (a layer of neurons whose weights are rewritten at every step by a learned Hebbian
+read/write rule) as described by a YAML protocol file, evaluate it on held-out episodes, and write everything
+about the run to one netCDF dataset, DIR/results.nc (default DIR: runs/<protocol name>/<timestamp>/).
+Open it with metods_sim.load(DIR) or xarray.open_dataset.
+
+A protocol has the sections task, agent, trainer, evaluation, recording and output, plus name and seed. Every
+field has a default; `python -m metods_sim fields` lists them all (also in docs/protocol.md).
+Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
+test)."""
+
+EPILOG = """\
+examples:
+  python -m metods_sim protocols/harlow.yaml
+  python -m metods_sim protocols/harlow.yaml --set trainer.popsize=128 --set agent.steps=2 --seed 3
+  python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --episodes 2000
+  python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
+
+exit status: 0 done, 2 bad input (one line on stderr names the file, the key and what was expected),
+130 interrupted (the dataset holds what ran)."""
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "evaluate":
+            return _evaluate(argv[1:])
+        if argv and argv[0] == "fields":
+            print(fields_text())
+            return 0
+        return _run(argv)
+    except ProtocolError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run_parser():
+    p = argparse.ArgumentParser(prog="python -m metods_sim", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("protocol", help="YAML protocol file, e.g. protocols/harlow.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override one protocol field (repeatable); VALUE is read as YAML")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: output.dir, else runs/<name>/<time>)")
+    p.add_argument("--seed", type=int, metavar="N", help="override the protocol's seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _run(argv) -> int:
+    from .protocol import load
+
+    args = _run_parser().parse_args(argv)
+    if args.seed is not None and args.seed < 0:
+        raise ProtocolError(f"--seed: expected an integer >= 0, got {args.seed}")
+    spec = load(args.protocol, args.overrides, seed=args.seed)
+    from .run import run
+
+    command = "python -m metods_sim " + shlex.join(argv)
+    path = run(spec, out_dir=args.out, progress=not args.quiet, command=command)
+    from . import load as load_dataset
+    from .analysis import summary_text
+
+    ds = load_dataset(path)
+    print(summary_text(ds))
+    print(f"wrote {path}")
+    return 130 if ds.attrs.get("status") == "interrupted" else 0
+
+
+def _evaluate(argv) -> int:
+    p = argparse.ArgumentParser(prog="python -m metods_sim evaluate",
+                                description="Re-evaluate the trained agent of a run on fresh held-out episodes, "
+                                            "optionally on a changed task (--set task.KEY=VALUE).")
+    p.add_argument("results", help="a run's results.nc (or its directory)")
+    p.add_argument("--episodes", type=int, metavar="N", help="episodes (default: the protocol's evaluation.episodes)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a protocol field for this evaluation, e.g. task.presentations=10")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
+    p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+    p.add_argument("--out", metavar="FILE", help="also write the evaluation as a netCDF dataset")
+    args = p.parse_args(argv)
+    if args.episodes is not None and args.episodes < 1:
+        raise ProtocolError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    from .evaluate import evaluate
+    from .analysis import summary_text
+    from .results import write
+
+    ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent)
+    print(summary_text(ds))
+    if args.out:
+        print(f"wrote {write(ds, args.out)}")
+    return 0
+
+
+def fields_text() -> str:
+    """Every protocol field with its default and meaning, section by section."""
+    lines = []
+
+    def block(prefix, fields):
+        for key, field in fields.items():
+            lines.append(f"  {prefix}{key}: {field.default!r}  ({field.expected()})")
+            lines.extend("      " + line for line in textwrap.wrap(field.doc, 100))
+
+    lines.append("top level")
+    block("", TOP)
+    for section, fields in SECTIONS.items():
+        if section in KINDED:
+            default_kind, what = KINDED[section]
+            for kind, kind_fields in fields.items():
+                mark = " (default)" if kind == default_kind else ""
+                lines.append(f"{section} (kind: {kind}{mark})")
+                block(f"{section}.", kind_fields)
+        else:
+            lines.append(section)
+            block(f"{section}.", fields)
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""Re-evaluate a trained agent from its dataset on fresh episodes, optionally on a changed task."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .agents import make_agent
+from .protocol import ProtocolError, apply_override, parse, validate
+from .results import evaluation_dataset, load
+from .rollout import draw_episodes, rollout
+from .run import provenance
+from .seeding import rng_for
+from .tasks import make_task
+
+
+def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None):
+    """Returns an xarray.Dataset with eval_return, eval_steps and eval_<metric> over fresh test episodes."""
+    path = Path(path)
+    try:
+        ds = load(path)
+    except (FileNotFoundError, OSError, ValueError) as error:
+        raise ProtocolError(f"{path}: cannot open as a results dataset ({error.__class__.__name__})") from None
+    if "protocol" not in ds.attrs or "best_params" not in ds:
+        raise ProtocolError(f"{path}: not a metods_sim results dataset (no protocol attribute or best_params)")
+    raw = parse(ds.attrs["protocol"], f"{path} (stored protocol)")
+    for item in overrides:
+        apply_override(raw, item)
+    spec = validate(raw, f"{path} (stored protocol with --set)")
+    task = make_task(spec["task"])
+    brain = make_agent(spec["agent"], task)
+    which = agent or spec["evaluation"]["agent"]
+    genome = ds[f"{which}_params"].values
+    if genome.size != brain.layout.size:
+        raise ProtocolError(f"{path}: the stored agent has {genome.size} parameters but the changed task needs "
+                            f"{brain.layout.size}; only change task fields that keep the observation and actions")
+    n = episodes or spec["evaluation"]["episodes"]
+    result = rollout(brain, task, genome, draw_episodes(task, brain, rng_for(seed, "reevaluate"), n))
+    out = evaluation_dataset(result, task)
+    out.attrs.update(provenance(spec, command=f"evaluate {path}"))
+    out.attrs.update(task_optimum=task.optimum, evaluated_agent=which, source=str(path), status="finished")
+    return out

@@ -1,0 +1,177 @@
+"""Protocol files: read, override, validate and complete a YAML experiment description.
+
+    spec = load("protocols/harlow.yaml", overrides=["trainer.popsize=64"])
+
+A spec is a plain nested dict holding every field (defaults filled in from `schema`), so that it can be stored
+verbatim with the results. Any problem raises ProtocolError with one line naming the file, the key and what was
+expected.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+
+import yaml
+
+from .schema import KINDED, SECTIONS, TOP, Field
+
+
+class ProtocolError(ValueError):
+    """A protocol that cannot run; str(error) is the one line shown to the user."""
+
+
+def load(path, overrides=(), *, seed=None) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ProtocolError(f"{path}: no such protocol file") from None
+    except OSError as error:
+        raise ProtocolError(f"{path}: cannot read the protocol file ({error.strerror})") from None
+    raw = parse(text, str(path))
+    for item in overrides:
+        apply_override(raw, item)
+    if seed is not None:
+        raw["seed"] = seed
+    spec = validate(raw, str(path))
+    if not spec["name"]:
+        spec["name"] = path.stem
+    return spec
+
+
+def parse(text: str, source: str) -> dict:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise ProtocolError(f"{source}: invalid YAML{where}: {problem}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ProtocolError(f"{source}: expected a mapping of sections (task, agent, trainer, ...), "
+                            f"got {type(raw).__name__}")
+    return raw
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Apply one `--set key.path=value`; the value is read as YAML (`3`, `0.5`, `pgpe`, `[1, 2]`)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ProtocolError(f"--set {item}: expected key.path=value")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ProtocolError(f"--set {item}: the value is not valid YAML") from None
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ProtocolError(f"--set {item}: {part} is not a section")
+        node = child
+    node[parts[-1]] = parsed
+
+
+def validate(raw: dict, source: str) -> dict:
+    spec = {}
+    _check_unknown(raw, list(TOP) + list(SECTIONS), source, "")
+    for key, field in TOP.items():
+        spec[key] = _value(raw, key, field, source, key)
+    for section, fields in SECTIONS.items():
+        given = raw.get(section, {})
+        if given is None:
+            given = {}
+        if not isinstance(given, dict):
+            raise ProtocolError(f"{source}: {section}: expected a mapping of fields, got {_show(given)}")
+        spec[section] = _section(section, fields, given, source)
+    _check_together(spec, source)
+    return spec
+
+
+def defaults(task="harlow", agent="metods", trainer="es") -> dict:
+    """The complete spec of an empty protocol with the given kinds."""
+    return validate({"task": {"kind": task}, "agent": {"kind": agent}, "trainer": {"kind": trainer}}, "<defaults>")
+
+
+def dump(spec: dict) -> str:
+    return yaml.safe_dump(spec, sort_keys=False)
+
+
+def _section(section, fields, given, source):
+    if section not in KINDED:
+        _check_unknown(given, list(fields), source, section + ".")
+        return {key: _value(given, key, field, source, f"{section}.{key}") for key, field in fields.items()}
+    default_kind, what = KINDED[section]
+    kind = given.get("kind", default_kind)
+    if kind not in fields:
+        raise ProtocolError(f"{source}: {section}.kind: unknown {what} {_show(kind)}; expected one of "
+                            f"{', '.join(fields)}{_suggest(kind, fields)}")
+    _check_unknown(given, ["kind"] + list(fields[kind]), source, section + ".", f" (for {section}.kind {kind})")
+    out = {"kind": kind}
+    for key, field in fields[kind].items():
+        out[key] = _value(given, key, field, source, f"{section}.{key}")
+    return out
+
+
+def _check_unknown(given, known, source, prefix, context=""):
+    for key in given:
+        if key not in known:
+            raise ProtocolError(f"{source}: {prefix}{key}: unknown key{context}; expected one of "
+                                f"{', '.join(known)}{_suggest(key, known)}")
+
+
+def _suggest(word, known):
+    close = difflib.get_close_matches(str(word), list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _value(given: dict, key: str, field: Field, source: str, path: str):
+    if key not in given:
+        return copy.deepcopy(field.default)
+    value = given[key]
+    bad = ProtocolError(f"{source}: {path}: expected {field.expected()}, got {_show(value)}")
+    if field.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise bad
+    elif field.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        value = float(value)
+    elif field.kind == "str":
+        if not isinstance(value, str):
+            raise bad
+    elif field.kind == "bool" and not isinstance(value, bool):
+        raise bad
+    if field.choices and value not in field.choices:
+        raise ProtocolError(f"{source}: {path}: expected {field.expected()}, got {_show(value)}"
+                            f"{_suggest(value, field.choices)}")
+    if field.kind in ("int", "float"):
+        if value != value or (field.min is not None and value < field.min) or \
+                (field.max is not None and value > field.max) or (field.above is not None and value <= field.above):
+            raise bad
+    return value
+
+
+def _check_together(spec, source):
+    trainer = spec["trainer"]
+    if trainer["algorithm"] == "pgpe" and trainer["popsize"] % 2:
+        raise ProtocolError(f"{source}: trainer.popsize: expected an even number with algorithm pgpe (it samples "
+                            f"symmetric pairs), got {trainer['popsize']}")
+    if trainer["num_actors"] and trainer["device"] != "cpu":
+        raise ProtocolError(f"{source}: trainer.device: expected cpu when trainer.num_actors > 0 (EvoTorch's Ray "
+                            f"actors run on the CPU), got {trainer['device']}")
+
+
+def _show(value):
+    if isinstance(value, (dict, list)):
+        return f"a {type(value).__name__}"
+    return repr(value)
+
+
+__all__ = ["ProtocolError", "apply_override", "defaults", "dump", "load", "parse", "validate"]

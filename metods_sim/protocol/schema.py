@@ -1,0 +1,135 @@
+"""Every protocol field, its default, its check and its meaning — the one place defaults live.
+
+Tags in the docs follow the model document: [paper] stated in the paper, [ours] our choice where it is silent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Field:
+    default: Any
+    doc: str
+    kind: str                      # "int", "float", "str", "bool"
+    choices: tuple | None = None
+    min: float | None = None       # inclusive
+    max: float | None = None       # inclusive
+    above: float | None = None     # exclusive lower bound
+
+    def expected(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.kind]
+        bounds = []
+        if self.above is not None:
+            bounds.append(f"> {self.above:g}")
+        if self.min is not None:
+            bounds.append(f">= {self.min:g}")
+        if self.max is not None:
+            bounds.append(f"<= {self.max:g}")
+        return words + (" " + " and ".join(bounds) if bounds else "")
+
+
+def _int(default, doc, **kw):
+    return Field(default, doc, "int", **kw)
+
+
+def _float(default, doc, **kw):
+    return Field(default, doc, "float", **kw)
+
+
+def _choice(default, doc, choices):
+    return Field(default, doc, "str", choices=tuple(choices))
+
+
+TOP = {
+    "name": Field("", "Protocol name, used in the default output path; empty: the protocol file's name.", "str"),
+    "seed": _int(0, "Seed of everything random in the run (initial genome, ES noise, every episode).", min=0),
+}
+
+TASKS = {
+    "harlow": {
+        "presentations": _int(6, "Presentations per episode (the first is a coin flip) [ours: 6 fits the paper's "
+                                 "optimum of 6.2].", min=1),
+        "pattern_size": _int(8, "Length of the random ±1 object patterns [ours].", min=1),
+        "distance": _int(2, "Steps from the centre to each object on the 1-D track [ours].", min=1),
+        "fixation_reward": _float(0.2, "Reward for reaching the centre during fixation [figure].", min=0),
+        "correct_reward": _float(1.0, "Reward for choosing the episode's rewarded object [figure]."),
+        "wrong_reward": _float(-1.0, "Reward for choosing the other object [figure]."),
+        "step_limit": _int(100, "Steps per episode at most; unreached presentations count as not chosen [ours: "
+                                "about 3.4x the 29 steps an optimal agent needs].", min=1),
+    },
+    "harlow_simple": {
+        "presentations": _int(6, "Presentations per episode, two steps each (choice, feedback).", min=1),
+        "pattern_size": _int(8, "Length of the random ±1 object patterns [ours].", min=1),
+        "correct_reward": _float(1.0, "Reward for choosing the episode's rewarded object."),
+        "wrong_reward": _float(-1.0, "Reward for choosing the other object."),
+    },
+}
+
+AGENTS = {
+    "metods": {
+        "neurons": _int(20, "N, neurons of the dynamic layer [paper: 20 solve Harlow].", min=1),
+        "steps": _int(4, "S, recursive read/write passes per time step [paper: S = 4 best].", min=1),
+        "write": _choice("linear", "Write vector u(v): vanilla u = v, linear u = L v, mlp u = U2 tanh(U1 v) "
+                                   "[paper].", ("vanilla", "linear", "mlp")),
+        "mlp_hidden": _int(20, "Hidden units of the mlp write vector [ours].", min=1),
+        "plasticity": _choice("elementwise", "alpha: elementwise = learned N×N per-synapse plasticity [paper]; "
+                                             "none = all ones [ours, the ablation].", ("elementwise", "none")),
+        "W0": _choice("zeros", "Initial fast weights each episode: zeros, learned (in the genome), or sampled "
+                               "(N(0, W0_std²) per episode) [paper lists all three; ours: zeros].",
+                      ("zeros", "learned", "sampled")),
+        "W0_std": _float(0.1, "Standard deviation of W0 when sampled.", min=0),
+        "action": _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) "
+                                    "[ours: greedy under ES, less fitness noise].", ("greedy", "sample")),
+        "dtype": _choice("float32", "Float type of the rollout kernels (float64 for checks).",
+                         ("float32", "float64")),
+        "init_std": _float(1.0, "Initial f and g weights ~ N(0, init_std²/fan_in) [ours].", min=0),
+        "init_alpha": _float(1.0, "Initial value of every alpha entry [ours].",),
+        "init_beta": _float(0.1, "Initial write coefficients beta[s, s]; beta[s, s-1] = kappa[s, s] = 1, the "
+                                 "rest 0: each pass starts as a plain Hebbian accumulation [ours].",),
+    },
+}
+
+TRAINERS = {
+    "es": {
+        "algorithm": _choice("pgpe", "EvoTorch search algorithm.", ("pgpe", "snes", "xnes", "cmaes", "cem")),
+        "generations": _int(3000, "Generations at most.", min=1),
+        "time_limit": _float(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes "
+                                  "as usual.", min=0),
+        "popsize": _int(256, "Population size (pgpe samples symmetric pairs: must be even).", min=2),
+        "episodes": _int(8, "Episodes per member per generation; every member sees the same ones.", min=1),
+        "stdev_init": _float(0.05, "Initial standard deviation of the search distribution.", above=0),
+        "center_lr": _float(0.01, "Centre learning rate (pgpe, snes, xnes).", above=0),
+        "stdev_lr": _float(0.1, "Standard-deviation learning rate (pgpe, snes, xnes).", above=0),
+        "optimizer": _choice("clipup", "Optimizer of the pgpe centre.", ("clipup", "adam", "sgd")),
+        "max_speed": _float(0.02, "ClipUp maximum speed (pgpe with clipup).", above=0),
+        "parenthood_ratio": _float(0.25, "Share of the population that are parents (cem).", above=0, max=1),
+        "eval_every": _int(25, "Generations between evaluations of the search centre on held-out episodes.", min=1),
+        "eval_episodes": _int(512, "Held-out episodes of each centre evaluation (the validation set).", min=1),
+        "device": _choice("cpu", "Device of the ES arithmetic (rollouts always run on the CPU).",
+                          ("cpu", "cuda")),
+        "num_actors": _int(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
+                           min=0),
+    },
+}
+
+EVALUATION = {
+    "episodes": _int(1000, "Held-out episodes of the final evaluation (the test set).", min=1),
+    "agent": _choice("best", "Agent evaluated at the end: best = the centre snapshot with the highest validation "
+                             "return, center = the final search centre.", ("best", "center")),
+}
+
+RECORDING = {
+    "episodes": _int(8, "Test episodes whose W, activations, actions and rewards are stored.", min=0),
+}
+
+OUTPUT = {
+    "dir": Field("", "Run directory; empty: runs/<name>/<timestamp>/. Holds results.nc.", "str"),
+}
+
+SECTIONS = {"task": TASKS, "agent": AGENTS, "trainer": TRAINERS,
+            "evaluation": EVALUATION, "recording": RECORDING, "output": OUTPUT}
+KINDED = {"task": ("harlow", "the task"), "agent": ("metods", "the agent"), "trainer": ("es", "the trainer")}

@@ -1,0 +1,94 @@
+"""The dataset of a run.
+
+    generation                     fitness_mean, fitness_max, fitness_min, center_return (NaN between centre
+                                   evaluations); coordinates env_steps, wall_time (s)
+    episode                        eval_return, eval_steps; eval_<metric> (episode, <metric_dim>), e.g.
+                                   eval_correct (episode, trial) for Harlow
+    sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
+                                   action, reward, value, observation (sample, time, obs) for the first
+                                   `recording.episodes` test episodes; sample_length = steps each took
+    param                          best_params, center_params; coordinates param_block (f, g, alpha, kappa, beta,
+                                   proj, W0) and param_name (f.weight, f.bias, ...)
+    attrs                          protocol (YAML), seed, versions (YAML), git_revision, numba_threading_layer,
+                                   task_optimum, status, stopped_by, created, command
+netCDF attributes hold no dicts, None or bools: configuration is stored as YAML text.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: dict) -> xr.Dataset:
+    """curve: {name: (G,)} with env_steps and wall_time among them; evaluation: Rollouts of one agent on the test
+    episodes, with its recorded sample when it has one, or None (a run interrupted before it); best/center:
+    (size,) genomes."""
+    G = len(curve["fitness_mean"])
+    ds = xr.Dataset(coords={"generation": np.arange(G),
+                            "env_steps": ("generation", np.asarray(curve["env_steps"], dtype=np.int64)),
+                            "wall_time": ("generation", np.asarray(curve["wall_time"], dtype=np.float64))})
+    for name in ("fitness_mean", "fitness_max", "fitness_min", "center_return"):
+        ds[name] = ("generation", np.asarray(curve[name], dtype=np.float64))
+    ds["wall_time"].attrs["units"] = "s"
+    ds["center_return"].attrs["description"] = "mean return of the search centre on the validation episodes"
+    if evaluation is not None:
+        ds = ds.merge(evaluation_dataset(evaluation, task))
+        if evaluation.W is not None:
+            ds = ds.merge(_recording(evaluation))
+    ds = ds.assign_coords(param=np.arange(layout.size), param_block=("param", layout.blocks()),
+                          param_name=("param", layout.names()))
+    ds["best_params"] = ("param", np.asarray(best, dtype=np.float64))
+    ds["center_params"] = ("param", np.asarray(center, dtype=np.float64))
+    ds.attrs.update(attrs)
+    return ds
+
+
+def evaluation_dataset(evaluation, task) -> xr.Dataset:
+    """eval_return (episode), eval_steps (episode), eval_<metric> (episode, <metric_dim>) of one agent."""
+    E = evaluation.returns.shape[1]
+    ds = xr.Dataset(coords={"episode": np.arange(E), task.metric_dim: np.arange(1, task.n_metrics + 1)})
+    ds["eval_return"] = ("episode", evaluation.returns[0])
+    ds["eval_steps"] = ("episode", evaluation.steps[0])
+    ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
+    return ds
+
+
+def _recording(rec) -> xr.Dataset:
+    dims = ("sample", "time")
+    ds = xr.Dataset(coords={"sample": np.arange(rec.W.shape[0]), "time": np.arange(rec.W.shape[1])})
+    ds["W"] = (dims + ("post", "pre"), rec.W)
+    ds["activation"] = (dims + ("neuron",), rec.v)
+    ds["action"] = (dims, rec.action)
+    ds["reward"] = (dims, rec.reward)
+    ds["value"] = (dims, rec.value)
+    ds["observation"] = (dims + ("obs",), rec.obs)
+    ds["sample_length"] = ("sample", rec.steps[0, : rec.W.shape[0]])
+    return ds
+
+
+def write(ds: xr.Dataset, path) -> Path:
+    """Write atomically: a reader sees either no file or the whole file, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path) -> xr.Dataset:
+    """Open a run's results.nc (or the run directory holding it) fully into memory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.nc"
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        return ds.load()

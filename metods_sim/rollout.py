@@ -1,0 +1,179 @@
+"""Fused episode rollouts: task and agent in one Numba call, parallel over population × episodes.
+
+`rollout(agent, task, params, episodes)` runs every member of a population on every episode. One kernel is
+compiled per task (its three functions are fused in) and per float type; the agent's variants (S, write, α, W0)
+are arguments. Buffers are allocated once per episode, before the time loop.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from .plasticity import recursive_step
+from .plasticity.activation import sigma
+
+
+class Episodes(NamedTuple):
+    """Everything random about a set of episodes, drawn up front (common random numbers across a population).
+
+    data: (E, D) float64, the task's rows; noise: (E, T) float64 uniforms for sampled actions;
+    W0_noise: (E, N, N) added to W0 (zeros unless W0 = sampled).
+    """
+
+    data: np.ndarray
+    noise: np.ndarray
+    W0_noise: np.ndarray
+
+
+class Rollouts(NamedTuple):
+    """returns: (P, E) float64; metrics: (P, E, M) float64; steps: (P, E) int64 environment steps taken.
+    With record > 0, for member 0 and the first `record` episodes, over (episode, time): W (…, post, pre),
+    v (…, neuron) = v_S, action, reward, value, obs; steps after an episode's end are left at zero."""
+
+    returns: np.ndarray
+    metrics: np.ndarray
+    steps: np.ndarray
+    W: np.ndarray | None = None
+    v: np.ndarray | None = None
+    action: np.ndarray | None = None
+    reward: np.ndarray | None = None
+    value: np.ndarray | None = None
+    obs: np.ndarray | None = None
+
+
+def draw_episodes(task, agent, rng: np.random.Generator, episodes: int) -> Episodes:
+    data = task.sample(rng, episodes)
+    noise = rng.random((episodes, task.max_steps))
+    N = agent.neurons
+    W0_noise = np.zeros((episodes, N, N), dtype=agent.dtype)
+    if agent.W0 == "sampled":
+        W0_noise[:] = rng.normal(0.0, agent.W0_std, (episodes, N, N))
+    return Episodes(data, noise, W0_noise)
+
+
+def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Rollouts:
+    """Run genomes params (P, size) (or (size,)) on every episode. Returns Rollouts."""
+    arrays = agent.kernel_arrays(params)
+    dtype = arrays.f_weight.dtype
+    P, E, T, M = arrays.f_weight.shape[0], episodes.data.shape[0], task.max_steps, task.n_metrics
+    N = agent.neurons
+    returns = np.zeros((P, E))
+    metrics = np.zeros((P, E, M))
+    steps = np.zeros((P, E), dtype=np.int64)
+    R = min(record, E)
+    rec = (np.zeros((R, T, N, N), dtype), np.zeros((R, T, N), dtype), np.zeros((R, T), np.int64),
+           np.zeros((R, T)), np.zeros((R, T), dtype), np.zeros((R, T, task.obs_size), dtype))
+    kernel = _kernel_for(type(task))
+    kernel(*arrays, agent.steps, agent.write_code, agent.action == "greedy", task.config(),
+           np.ascontiguousarray(episodes.data), np.ascontiguousarray(episodes.noise),
+           np.ascontiguousarray(episodes.W0_noise, dtype=dtype), task.max_steps, task.state_size, task.obs_size,
+           returns, metrics, steps, *rec)
+    if R == 0:
+        return Rollouts(returns, metrics, steps)
+    return Rollouts(returns, metrics, steps, *rec)
+
+
+_KERNELS = {}
+
+
+def _kernel_for(task_cls):
+    if task_cls not in _KERNELS:
+        _KERNELS[task_cls] = _make_kernel(task_cls.reset, task_cls.observe, task_cls.step)
+    return _KERNELS[task_cls]
+
+
+def _make_kernel(task_reset, task_observe, task_step):
+    @njit(parallel=True, nogil=True, fastmath=True)
+    def kernel(f_weight, f_bias, g_weight, g_bias, alpha, kappa, beta, L, U1, U2, W0,
+               steps, write, greedy, cfg, data, noise, W0_noise, T, state_size, obs_size,
+               returns, metrics, n_steps, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
+        P, N, d_in = f_weight.shape
+        A = g_weight.shape[1] - 1
+        E = data.shape[0]
+        R = rec_W.shape[0]
+        H = max(U1.shape[1], 1)
+        dt = f_weight.dtype
+        for k in prange(P * E):
+            p, e = k // E, k % E
+            Ws = np.empty((steps + 1, N, N), dt)
+            vs = np.empty((steps + 1, N), dt)
+            u = np.empty(N, dt)
+            hidden = np.empty(H, dt)
+            x = np.zeros(d_in, dt)
+            out = np.empty(A + 1, dt)
+            state = np.zeros(state_size, np.int64)
+            obs = x[:obs_size]
+            Ws[0] = W0[p] + W0_noise[e]
+            task_reset(cfg, data[e], state)
+            total = 0.0
+            t = 0
+            while t < T:
+                task_observe(cfg, data[e], state, obs)
+                _embed(f_weight[p], f_bias[p], x, vs[0])
+                recursive_step(Ws, vs, u, hidden, alpha[p], kappa[p], beta[p], steps, write, L[p], U1[p], U2[p])
+                _readout(g_weight[p], g_bias[p], vs[steps], out)
+                a = _choose(out, A, greedy, noise[e, t] if not greedy else 0.0)
+                r, done = task_step(cfg, data[e], state, a, metrics[p, e])
+                total += r
+                if p == 0 and e < R:
+                    rec_W[e, t] = Ws[steps]
+                    rec_v[e, t] = vs[steps]
+                    rec_a[e, t] = a
+                    rec_r[e, t] = r
+                    rec_value[e, t] = out[A]
+                    rec_obs[e, t] = obs
+                Ws[0] = Ws[steps]
+                for j in range(A):
+                    x[obs_size + j] = 0.0
+                x[obs_size + a] = 1.0
+                x[obs_size + A] = r
+                t += 1
+                if done:
+                    break
+            returns[p, e] = total
+            n_steps[p, e] = t
+
+    return kernel
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _embed(weight, bias, x, v0):
+    """v0 = tanh(weight x + bias)."""
+    for i in range(weight.shape[0]):
+        acc = bias[i]
+        for j in range(weight.shape[1]):
+            acc += weight[i, j] * x[j]
+        v0[i] = sigma(acc)
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _readout(weight, bias, v, out):
+    """out = weight v + bias: the action logits, then the value."""
+    for i in range(weight.shape[0]):
+        acc = bias[i]
+        for j in range(weight.shape[1]):
+            acc += weight[i, j] * v[j]
+        out[i] = acc
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _choose(out, A, greedy, uniform):
+    """Argmax of the logits out[:A], or a sample from their softmax with the given uniform draw."""
+    best = 0
+    for i in range(1, A):
+        if out[i] > out[best]:
+            best = i
+    if greedy:
+        return best
+    z = 0.0
+    for i in range(A):
+        z += math.exp(out[i] - out[best])
+    acc = 0.0
+    for i in range(A):
+        acc += math.exp(out[i] - out[best]) / z
+        if uniform < acc:
+            return i
+    return A - 1

@@ -1,0 +1,26 @@
+"""Tasks, registered by name; each is also a Gymnasium environment (`metods_sim/<Id>-v0`)."""
+from .base import Task
+from .harlow import Harlow
+from .harlow_simple import HarlowSimple
+
+TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple)}
+GYM_IDS = {"harlow": "metods_sim/Harlow-v0", "harlow_simple": "metods_sim/HarlowSimple-v0"}
+
+
+def make_task(section: dict) -> Task:
+    """The task of a validated spec's `task` section (every field present)."""
+    fields = dict(section)
+    return TASKS[fields.pop("kind")](**fields)
+
+
+def _register_gymnasium():
+    import gymnasium
+
+    for kind, env_id in GYM_IDS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point="metods_sim.tasks.env:TaskEnv", kwargs={"kind": kind})
+
+
+_register_gymnasium()
+
+__all__ = ["TASKS", "GYM_IDS", "Task", "Harlow", "HarlowSimple", "make_task"]

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+exec((Path(__file__).parent / "metods_sim" / "__init__.py").read_text().split("\n\n\ndef")[0], version)
+
+setup(
+    name="metods-sim",
+    version=version["__version__"],
+    description="Meta-reinforcement learning with self-modifying synapses (MetODS): Numba kernels, EvoTorch "
+                "meta-training, YAML protocols, xarray results",
+    long_description=(Path(__file__).parent / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["metods_sim", "metods_sim.*"]),
+    install_requires=[
+        "numpy>=1.26",
+        "numba>=0.60",
+        "scipy>=1.11",
+        # torch comes with evotorch; on CPU-only machines install torch==2.13.0 first (see README)
+        "torch>=2.1",
+        "evotorch>=0.6",
+        "ray>=2.9",
+        "xarray>=2024.1",
+        "netCDF4>=1.6",
+        "pyyaml>=6",
+        "gymnasium>=1.0",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["metods-sim=metods_sim.cli:main"]},
+)
