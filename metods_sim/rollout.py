@@ -6,7 +6,10 @@ are arguments. Buffers are allocated once per episode, before the time loop.
 """
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -14,6 +17,7 @@ from numba import njit, prange
 
 from .plasticity import recursive_step
 from .plasticity.activation import sigma
+from .plasticity.jit import JIT
 
 
 class Episodes(NamedTuple):
@@ -81,12 +85,25 @@ _KERNELS = {}
 
 def _kernel_for(task_cls):
     if task_cls not in _KERNELS:
-        _KERNELS[task_cls] = _make_kernel(task_cls.reset, task_cls.observe, task_cls.step)
+        _KERNELS[task_cls] = _make_kernel(task_cls.reset, task_cls.observe, task_cls.step,
+                                          _fingerprint(task_cls))
     return _KERNELS[task_cls]
 
 
-def _make_kernel(task_reset, task_observe, task_step):
-    @njit(parallel=True, nogil=True, fastmath=True)
+def _fingerprint(task_cls) -> str:
+    """Hash of every source file fused into a task's kernel. Numba keys its on-disk cache on the kernel's own
+    file and pickles the fused functions by name only, so without this an edited task or rule would silently
+    run from a stale cache."""
+    from . import plasticity
+    from .plasticity import activation, jit, kernel
+
+    files = [__file__, kernel.__file__, activation.__file__, jit.__file__, plasticity.reference.__file__,
+             inspect.getsourcefile(task_cls)]
+    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()
+
+
+def _make_kernel(task_reset, task_observe, task_step, fingerprint):
+    @njit(parallel=True, **JIT)
     def kernel(f_weight, f_bias, g_weight, g_bias, alpha, kappa, beta, L, U1, U2, W0,
                steps, write, greedy, cfg, data, noise, W0_noise, T, state_size, obs_size,
                returns, metrics, n_steps, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
@@ -96,6 +113,8 @@ def _make_kernel(task_reset, task_observe, task_step):
         R = rec_W.shape[0]
         H = max(U1.shape[1], 1)
         dt = f_weight.dtype
+        if T < 0:
+            raise ValueError(fingerprint)  # makes the fingerprint part of the cache key
         for k in prange(P * E):
             p, e = k // E, k % E
             Ws = np.empty((steps + 1, N, N), dt)
@@ -139,7 +158,7 @@ def _make_kernel(task_reset, task_observe, task_step):
     return kernel
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(inline="always", **JIT)
 def _embed(weight, bias, x, v0):
     """v0 = tanh(weight x + bias)."""
     for i in range(weight.shape[0]):
@@ -149,7 +168,7 @@ def _embed(weight, bias, x, v0):
         v0[i] = sigma(acc)
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(inline="always", **JIT)
 def _readout(weight, bias, v, out):
     """out = weight v + bias: the action logits, then the value."""
     for i in range(weight.shape[0]):
@@ -159,7 +178,7 @@ def _readout(weight, bias, v, out):
         out[i] = acc
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(inline="always", **JIT)
 def _choose(out, A, greedy, uniform):
     """Argmax of the logits out[:A], or a sample from their softmax with the given uniform draw."""
     best = 0

@@ -13,13 +13,15 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from .jit import JIT
+
 
 def sigma(x):
     """Python stand-in; inside Numba code `sigma` resolves to the overloads below."""
     return np.tanh(x)
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(inline="always", **JIT)
 def tanh_rational(x):
     clamp = np.float32(7.9053111)
     x = min(max(x, -clamp), clamp)
@@ -37,7 +39,7 @@ def tanh_rational(x):
     return p / q
 
 
-@overload(sigma, inline="always", fastmath=True)
+@overload(sigma, inline="always", fastmath=JIT["fastmath"])
 def _sigma_overload(x):
     if x == types.float32:
         return lambda x: tanh_rational(x)

@@ -8,12 +8,13 @@ from __future__ import annotations
 from numba import njit
 
 from .activation import sigma
+from .jit import JIT
 
 VANILLA, LINEAR, MLP = 0, 1, 2
 WRITE_CODES = {"vanilla": VANILLA, "linear": LINEAR, "mlp": MLP}
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(**JIT)
 def recursive_step(Ws, vs, u, hidden, alpha, kappa, beta, steps, write, L, U1, U2):
     """One time step of the dynamic layer.
 
@@ -56,7 +57,7 @@ def recursive_step(Ws, vs, u, hidden, alpha, kappa, beta, steps, write, L, U1, U
                 W_new[i * N + j] += post * alpha[i, j] * u[j]
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(inline="always", **JIT)
 def _write_vector(v, u, hidden, write, L, U1, U2):
     N = v.shape[0]
     zero = v.dtype.type(0)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..plasticity.jit import JIT
 from .base import Task
 
 FIXATION, CHOICE, FEEDBACK = 0, 1, 2
@@ -44,14 +45,14 @@ def sample_objects(rng, episodes, presentations, pattern_size):
     return np.concatenate([patterns.reshape(episodes, -1), sides], axis=1)
 
 
-@njit(cache=True, nogil=True)
+@njit(**JIT)
 def show_object(data, which, K, obs, offset):
     """Copy object `which` (0 rewarded, 1 other) into obs[offset:offset+K]."""
     for k in range(K):
         obs[offset + k] = data[which * K + k]
 
 
-@njit(cache=True, nogil=True)
+@njit(**JIT)
 def rewarded_side(data, K, trial):
     """Side (−1 left, +1 right) of the rewarded object at presentation `trial`."""
     return int(data[2 * K + trial])
@@ -90,7 +91,7 @@ class Harlow(Task):
         return sample_objects(rng, episodes, self.presentations, self.pattern_size)
 
     @staticmethod
-    @njit(cache=True, nogil=True)
+    @njit(**JIT)
     def reset(cfg, data, state):
         state[_PHASE] = FIXATION
         state[_POS] = 0
@@ -98,7 +99,7 @@ class Harlow(Task):
         state[_CHOSEN] = 0
 
     @staticmethod
-    @njit(cache=True, nogil=True)
+    @njit(**JIT)
     def observe(cfg, data, state, obs):
         K, D = int(cfg[_K]), int(cfg[_D])
         obs[:] = 0.0
@@ -116,7 +117,7 @@ class Harlow(Task):
             obs[2 * K + 2 * D + 1] = 1.0
 
     @staticmethod
-    @njit(cache=True, nogil=True)
+    @njit(**JIT)
     def step(cfg, data, state, action, metrics):
         K, D = int(cfg[_K]), int(cfg[_D])
         phase = state[_PHASE]

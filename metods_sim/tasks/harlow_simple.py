@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..plasticity.jit import JIT
 from .base import Task
 from .harlow import rewarded_side, sample_objects, show_object
 
@@ -53,12 +54,12 @@ class HarlowSimple(Task):
         return sample_objects(rng, episodes, self.presentations, self.pattern_size)
 
     @staticmethod
-    @njit(cache=True, nogil=True)
+    @njit(**JIT)
     def reset(cfg, data, state):
         state[:] = 0
 
     @staticmethod
-    @njit(cache=True, nogil=True)
+    @njit(**JIT)
     def observe(cfg, data, state, obs):
         K = int(cfg[_K])
         obs[:] = 0.0
@@ -72,7 +73,7 @@ class HarlowSimple(Task):
             obs[2 * K] = 1.0
 
     @staticmethod
-    @njit(cache=True, nogil=True)
+    @njit(**JIT)
     def step(cfg, data, state, action, metrics):
         K = int(cfg[_K])
         if state[_FEEDBACK] == 1:
