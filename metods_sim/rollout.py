@@ -80,6 +80,60 @@ def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Roll
     return Rollouts(returns, metrics, steps, *rec)
 
 
+def rollout_reference(agent, task, params, episodes: Episodes) -> Rollouts:
+    """The same rollouts in batched NumPy with the reference rule (`plasticity.recursive_update`), every
+    member × episode at once: what the fused kernel is tested against, and the benchmarks' baseline.
+    Records every episode of every member: W (P·E, T, N, N) etc., flattened member-major."""
+    from .plasticity import recursive_update
+    from .tasks.batch import batched
+
+    arrays = agent.kernel_arrays(params)
+    P, E, T = arrays.f_weight.shape[0], episodes.data.shape[0], task.max_steps
+    B, A, N = P * E, task.n_actions, agent.neurons
+    member = np.repeat(np.arange(P), E)
+    a = {name: value[member] for name, value in arrays._asdict().items()}
+    proj = {"vanilla": None, "linear": a["L"], "mlp": (a["U1"], a["U2"])}[agent.write]
+    data, noise = np.tile(episodes.data, (P, 1)), np.tile(episodes.noise, (P, 1))
+    reset_all, observe_all, step_all = batched(type(task))
+    cfg, states = task.config(), np.zeros((B, task.state_size), np.int64)
+    obs, metrics = np.zeros((B, task.obs_size), a["W0"].dtype), np.zeros((B, task.n_metrics))
+    rewards, done, steps = np.zeros(B), np.zeros(B, bool), np.zeros(B, np.int64)
+    reset_all(cfg, data, states)
+    W = a["W0"] + np.tile(episodes.W0_noise, (P, 1, 1))
+    prev_a, prev_r, total = np.zeros((B, A), W.dtype), np.zeros(B), np.zeros(B)
+    rec = Rollouts(None, None, None, *(np.zeros((B, T) + shape, dtype) for shape, dtype in [
+        ((N, N), W.dtype), ((N,), W.dtype), ((), np.int64), ((), np.float64), ((), W.dtype),
+        ((task.obs_size,), W.dtype)]))
+    for t in range(T):
+        live = ~done
+        observe_all(cfg, data, states, obs)
+        x = np.concatenate([obs, prev_a, prev_r[:, None].astype(W.dtype)], axis=1)
+        v0 = np.tanh(np.einsum("bij,bj->bi", a["f_weight"], x) + a["f_bias"])
+        v, W_next = recursive_update(W, v0, a["alpha"], a["kappa"], a["beta"], steps=agent.steps,
+                                     write=agent.write, proj=proj)
+        out = np.einsum("bij,bj->bi", a["g_weight"], v) + a["g_bias"]
+        action = _choose_all(out[:, :A], noise[:, t], agent.action == "greedy")
+        step_all(cfg, data, states, action, metrics, rewards, done)
+        W = np.where(live[:, None, None], W_next, W)
+        for store, value in zip(rec[3:], (W_next, v, action, rewards, out[:, A], obs)):
+            store[live, t] = value[live]
+        total += rewards
+        steps += live
+        prev_a = np.eye(A, dtype=W.dtype)[action]
+        prev_r = rewards.copy()
+        if done.all():
+            break
+    return Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E), *rec[3:])
+
+
+def _choose_all(logits, uniform, greedy):
+    if greedy:
+        return np.argmax(logits, axis=1)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((uniform[:, None] >= cdf).sum(axis=1), logits.shape[1] - 1)
+
+
 _KERNELS = {}
 
 

@@ -30,11 +30,11 @@ def load(path, overrides=(), *, seed=None) -> dict:
     except OSError as error:
         raise ProtocolError(f"{path}: cannot read the protocol file ({error.strerror})") from None
     raw = parse(text, str(path))
-    for item in overrides:
-        apply_override(raw, item)
+    origins = {apply_override(raw, item): f"--set {item}" for item in overrides}
     if seed is not None:
         raw["seed"] = seed
-    spec = validate(raw, str(path))
+        origins["seed"] = f"--seed {seed}"
+    spec = validate(raw, str(path), origins)
     if not spec["name"]:
         spec["name"] = path.stem
     return spec
@@ -56,8 +56,9 @@ def parse(text: str, source: str) -> dict:
     return raw
 
 
-def apply_override(raw: dict, item: str) -> None:
-    """Apply one `--set key.path=value`; the value is read as YAML (`3`, `0.5`, `pgpe`, `[1, 2]`)."""
+def apply_override(raw: dict, item: str) -> str:
+    """Apply one `--set key.path=value`; the value is read as YAML (`3`, `0.5`, `pgpe`, `[1, 2]`).
+    Returns the key path."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise ProtocolError(f"--set {item}: expected key.path=value")
@@ -73,22 +74,36 @@ def apply_override(raw: dict, item: str) -> None:
             raise ProtocolError(f"--set {item}: {part} is not a section")
         node = child
     node[parts[-1]] = parsed
+    return ".".join(parts)
 
 
-def validate(raw: dict, source: str) -> dict:
+def validate(raw: dict, source: str, origins=None) -> dict:
+    """Check a raw protocol dict and fill in defaults. origins: {key path: what set it} for keys that came from
+    the command line rather than the file, so that errors name the option."""
+    where = _Where(source, origins or {})
     spec = {}
-    _check_unknown(raw, list(TOP) + list(SECTIONS), source, "")
+    _check_unknown(raw, list(TOP) + list(SECTIONS), where, "")
     for key, field in TOP.items():
-        spec[key] = _value(raw, key, field, source, key)
+        spec[key] = _value(raw, key, field, where, key)
     for section, fields in SECTIONS.items():
         given = raw.get(section, {})
         if given is None:
             given = {}
         if not isinstance(given, dict):
-            raise ProtocolError(f"{source}: {section}: expected a mapping of fields, got {_show(given)}")
-        spec[section] = _section(section, fields, given, source)
-    _check_together(spec, source)
+            raise ProtocolError(f"{where(section)}: expected a mapping of fields, got {_show(given)}")
+        spec[section] = _section(section, fields, given, where)
+    _check_together(spec, where)
     return spec
+
+
+class _Where:
+    """The start of an error line: `FILE: KEY` for a key from the file, `--set KEY=VALUE` for an override."""
+
+    def __init__(self, source, origins):
+        self.source, self.origins = source, origins
+
+    def __call__(self, path):
+        return self.origins.get(path) or f"{self.source}: {path}"
 
 
 def defaults(task="harlow", agent="metods", trainer="es") -> dict:
@@ -100,26 +115,26 @@ def dump(spec: dict) -> str:
     return yaml.safe_dump(spec, sort_keys=False)
 
 
-def _section(section, fields, given, source):
+def _section(section, fields, given, where):
     if section not in KINDED:
-        _check_unknown(given, list(fields), source, section + ".")
-        return {key: _value(given, key, field, source, f"{section}.{key}") for key, field in fields.items()}
+        _check_unknown(given, list(fields), where, section + ".")
+        return {key: _value(given, key, field, where, f"{section}.{key}") for key, field in fields.items()}
     default_kind, what = KINDED[section]
     kind = given.get("kind", default_kind)
     if kind not in fields:
-        raise ProtocolError(f"{source}: {section}.kind: unknown {what} {_show(kind)}; expected one of "
+        raise ProtocolError(f"{where(section + '.kind')}: unknown {what} {_show(kind)}; expected one of "
                             f"{', '.join(fields)}{_suggest(kind, fields)}")
-    _check_unknown(given, ["kind"] + list(fields[kind]), source, section + ".", f" (for {section}.kind {kind})")
+    _check_unknown(given, ["kind"] + list(fields[kind]), where, section + ".", f" (for {section}.kind {kind})")
     out = {"kind": kind}
     for key, field in fields[kind].items():
-        out[key] = _value(given, key, field, source, f"{section}.{key}")
+        out[key] = _value(given, key, field, where, f"{section}.{key}")
     return out
 
 
-def _check_unknown(given, known, source, prefix, context=""):
+def _check_unknown(given, known, where, prefix, context=""):
     for key in given:
         if key not in known:
-            raise ProtocolError(f"{source}: {prefix}{key}: unknown key{context}; expected one of "
+            raise ProtocolError(f"{where(prefix + str(key))}: unknown key{context}; expected one of "
                                 f"{', '.join(known)}{_suggest(key, known)}")
 
 
@@ -128,11 +143,11 @@ def _suggest(word, known):
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _value(given: dict, key: str, field: Field, source: str, path: str):
+def _value(given: dict, key: str, field: Field, where, path: str):
     if key not in given:
         return copy.deepcopy(field.default)
     value = given[key]
-    bad = ProtocolError(f"{source}: {path}: expected {field.expected()}, got {_show(value)}")
+    bad = ProtocolError(f"{where(path)}: expected {field.expected()}, got {_show(value)}")
     if field.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -149,7 +164,7 @@ def _value(given: dict, key: str, field: Field, source: str, path: str):
     elif field.kind == "bool" and not isinstance(value, bool):
         raise bad
     if field.choices and value not in field.choices:
-        raise ProtocolError(f"{source}: {path}: expected {field.expected()}, got {_show(value)}"
+        raise ProtocolError(f"{where(path)}: expected {field.expected()}, got {_show(value)}"
                             f"{_suggest(value, field.choices)}")
     if field.kind in ("int", "float"):
         if value != value or (field.min is not None and value < field.min) or \
@@ -158,13 +173,13 @@ def _value(given: dict, key: str, field: Field, source: str, path: str):
     return value
 
 
-def _check_together(spec, source):
+def _check_together(spec, where):
     trainer = spec["trainer"]
     if trainer["algorithm"] == "pgpe" and trainer["popsize"] % 2:
-        raise ProtocolError(f"{source}: trainer.popsize: expected an even number with algorithm pgpe (it samples "
+        raise ProtocolError(f"{where('trainer.popsize')}: expected an even number with algorithm pgpe (it samples "
                             f"symmetric pairs), got {trainer['popsize']}")
     if trainer["num_actors"] and trainer["device"] != "cpu":
-        raise ProtocolError(f"{source}: trainer.device: expected cpu when trainer.num_actors > 0 (EvoTorch's Ray "
+        raise ProtocolError(f"{where('trainer.device')}: expected cpu when trainer.num_actors > 0 (EvoTorch's Ray "
                             f"actors run on the CPU), got {trainer['device']}")
 
 

@@ -132,4 +132,4 @@ OUTPUT = {
 
 SECTIONS = {"task": TASKS, "agent": AGENTS, "trainer": TRAINERS,
             "evaluation": EVALUATION, "recording": RECORDING, "output": OUTPUT}
-KINDED = {"task": ("harlow", "the task"), "agent": ("metods", "the agent"), "trainer": ("es", "the trainer")}
+KINDED = {"task": ("harlow", "task"), "agent": ("metods", "agent"), "trainer": ("es", "trainer")}

@@ -1,0 +1,68 @@
+"""Agent-steps per second of the fused Harlow rollout against the batched-NumPy rollout of the same agents on
+the same episodes, measured in the same run (the machines are shared and noisy: read the ratio).
+
+    python benchmarks/rollout_speed.py [--agents 4096] [--neurons 20] [--steps 4] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+
+from metods_sim.agents import make_agent
+from metods_sim.protocol import defaults
+from metods_sim.rollout import draw_episodes, rollout, rollout_reference
+from metods_sim.tasks import make_task
+
+
+def timed(fn, repeats):
+    """Best of `repeats` wall times, and the last result."""
+    best, result = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", type=int, default=4096)
+    p.add_argument("--neurons", type=int, default=20)
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+
+    spec = defaults("harlow")
+    spec["agent"].update(neurons=args.neurons, steps=args.steps, dtype=args.dtype)
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    rng = np.random.default_rng(0)
+    genomes = agent.initial(rng) + rng.normal(0, 0.1, (args.agents, agent.layout.size))
+    episodes = draw_episodes(task, agent, rng, 1)
+
+    rollout(agent, task, genomes[:2], episodes)                 # compile
+    rollout_reference(agent, task, genomes[:2], episodes)
+    fused_s, fused = timed(lambda: rollout(agent, task, genomes, episodes), args.repeats)
+    numpy_s, ref = timed(lambda: rollout_reference(agent, task, genomes, episodes), 1)
+    agent_steps = int(fused.steps.sum())
+    fused_rate, numpy_rate = agent_steps / fused_s, int(ref.steps.sum()) / numpy_s
+    same = float((fused.returns == ref.returns).mean())
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; numba {numba.__version__}, threading layer "
+          f"{numba.threading_layer()}, {numba.get_num_threads()} threads; numpy {np.__version__}")
+    print(f"Harlow rollout: {args.agents} agents x 1 episode, N = {args.neurons}, S = {args.steps}, "
+          f"{agent.write} write, {args.dtype}, {agent_steps:,} agent-steps")
+    print(f"fused Numba kernel : {fused_rate:12,.0f} agent-steps/s  (best of {args.repeats}: {fused_s:.3f} s)")
+    print(f"batched NumPy      : {numpy_rate:12,.0f} agent-steps/s  ({numpy_s:.3f} s)")
+    print(f"ratio fused / NumPy: {fused_rate / numpy_rate:.1f}x")
+    print(f"episodes with identical returns in both: {same:.1%} (float32 tanh differs in the last bits, and a "
+          f"near-tie in the logits may flip a greedy choice)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""A whole run through the command line, on a tiny budget: the dataset on disk, re-evaluation, Ctrl-C."""
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+import metods_sim
+from metods_sim.results import write
+
+from test_cli import ROOT, cli
+
+TINY = ["--set", "trainer.generations=4", "--set", "trainer.popsize=8", "--set", "trainer.episodes=2",
+        "--set", "trainer.eval_every=2", "--set", "trainer.eval_episodes=16", "--set", "evaluation.episodes=50",
+        "--set", "recording.episodes=3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    done = cli(ROOT / "protocols" / "harlow.yaml", *TINY, "--out", out)
+    assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_the_run_writes_one_dataset_with_everything(tiny_run):
+    out, done = tiny_run
+    assert f"wrote {out / 'results.nc'}" in done.stdout
+    assert "held-out return" in done.stdout and "presentations 2+" in done.stdout
+    ds = xr.open_dataset(out / "results.nc")
+    assert ds.sizes["generation"] == 4 and ds.sizes["episode"] == 50 and ds.sizes["trial"] == 6
+    for name in ("fitness_mean", "fitness_max", "fitness_min", "center_return"):
+        assert ds[name].dims == ("generation",)
+    assert np.all(np.diff(ds["env_steps"].values) > 0) and np.all(np.diff(ds["wall_time"].values) > 0)
+    assert np.isfinite(ds["center_return"].values).tolist() == [True, False, True, True]
+    assert ds["fitness_max"].values.min() >= ds["fitness_min"].values.max() - 100  # sane ordering below
+    assert np.all(ds["fitness_max"] >= ds["fitness_mean"]) and np.all(ds["fitness_mean"] >= ds["fitness_min"])
+    assert ds["eval_correct"].dims == ("episode", "trial")
+    assert set(np.unique(ds["eval_correct"].values)) <= {0.0, 1.0}
+    assert ds["W"].dims == ("sample", "time", "post", "pre") and ds["W"].shape[:2] == (3, 100)
+    assert ds["activation"].dims == ("sample", "time", "neuron")
+    for name in ("action", "reward", "value", "observation", "sample_length"):
+        assert name in ds
+    assert set(np.unique(ds["param_block"].values)) == {"f", "g", "alpha", "kappa", "beta", "proj"}
+    assert ds["best_params"].dims == ("param",) and ds["center_params"].shape == ds["best_params"].shape
+
+
+def test_the_dataset_records_how_it_was_made(tiny_run):
+    out, _ = tiny_run
+    ds = metods_sim.load(out)
+    spec = yaml.safe_load(ds.attrs["protocol"])
+    assert spec["trainer"]["popsize"] == 8 and spec["name"] == "harlow" and ds.attrs["seed"] == 0
+    assert yaml.safe_load(ds.attrs["versions"])["evotorch"]
+    assert ds.attrs["numba_threading_layer"] in ("omp", "tbb", "workqueue")
+    assert ds.attrs["git_revision"] and ds.attrs["status"] == "finished"
+    assert ds.attrs["task_optimum"] == pytest.approx(6.2)
+    assert (out / "protocol.yaml").exists()
+
+
+def test_the_recorded_sample_agrees_with_the_evaluation(tiny_run):
+    out, _ = tiny_run
+    ds = metods_sim.load(out)
+    for s in range(3):
+        length = int(ds["sample_length"][s])
+        assert length == int(ds["eval_steps"][s])
+        assert float(ds["reward"][s, :length].sum()) == pytest.approx(float(ds["eval_return"][s]), abs=1e-9)
+        assert not ds["W"][s, length:].any()
+
+
+def test_the_same_seed_gives_the_same_run(tiny_run, tmp_path):
+    out, _ = tiny_run
+    again = cli(ROOT / "protocols" / "harlow.yaml", *TINY, "--out", tmp_path)
+    assert again.returncode == 0
+    a, b = metods_sim.load(out), metods_sim.load(tmp_path)
+    xr.testing.assert_identical(a.drop_vars("wall_time").drop_attrs(), b.drop_vars("wall_time").drop_attrs())
+
+
+def test_evaluate_on_fresh_episodes_and_on_a_changed_task(tiny_run, tmp_path):
+    out, _ = tiny_run
+    done = cli("evaluate", out / "results.nc", "--episodes", "40", "--out", tmp_path / "e.nc")
+    assert done.returncode == 0, done.stderr
+    ev = xr.open_dataset(tmp_path / "e.nc")
+    assert ev.sizes["episode"] == 40 and ev.attrs["evaluated_agent"] == "best"
+    longer = cli("evaluate", out, "--episodes", "10", "--set", "task.presentations=9", "--out", tmp_path / "f.nc")
+    assert longer.returncode == 0, longer.stderr
+    assert xr.open_dataset(tmp_path / "f.nc").sizes["trial"] == 9
+    wrong = cli("evaluate", out, "--set", "task.pattern_size=4")
+    assert wrong.returncode == 2 and "parameters" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_ctrl_c_ends_training_and_still_writes_the_dataset(tmp_path):
+    args = [sys.executable, "-m", "metods_sim", ROOT / "protocols" / "harlow_simple.yaml", "--out", tmp_path,
+            "--set", "trainer.generations=100000", "--set", "trainer.popsize=16", "--set", "trainer.eval_every=1",
+            "--set", "evaluation.episodes=20"]
+    proc = subprocess.Popen(list(map(str, args)), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    deadline = time.time() + 240
+    while not (tmp_path / "protocol.yaml").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(25)   # past compilation, into the generations
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    ds = metods_sim.load(tmp_path)
+    assert ds.attrs["status"] == "interrupted" and ds.attrs["stopped_by"] == "interrupted"
+    assert ds.sizes["generation"] > 0 and ds.sizes["episode"] == 20
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_a_failed_write_leaves_no_file_behind(tmp_path):
+    ds = xr.Dataset({"x": ("a", np.arange(3))}, attrs={"bad": {"a dict": "netCDF cannot hold"}})
+    with pytest.raises(Exception):
+        write(ds, tmp_path / "results.nc")
+    assert list(tmp_path.iterdir()) == []

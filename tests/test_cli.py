@@ -1,0 +1,65 @@
+"""The command line as a user meets it: help, fields, bad input (one line, exit 2, no traceback)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "metods_sim", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=timeout)
+
+
+def test_help_explains_usage_sections_and_exit_status():
+    out = cli("--help")
+    assert out.returncode == 0
+    for words in ("PROTOCOL", "--set", "--out", "--seed", "evaluate", "fields", "protocols/harlow.yaml",
+                  "results.nc", "exit status"):
+        assert words in out.stdout
+
+
+def test_fields_lists_every_field_and_matches_the_docs():
+    from metods_sim.cli import fields_text
+
+    out = cli("fields")
+    assert out.returncode == 0
+    assert "agent.steps: 4" in out.stdout and "trainer.algorithm: 'pgpe'" in out.stdout
+    assert out.stdout.strip() in (ROOT / "docs" / "protocol.md").read_text(), \
+        "docs/protocol.md is out of date: paste `python -m metods_sim fields` into it"
+    assert fields_text() == out.stdout.strip()
+
+
+@pytest.mark.parametrize("content,args,expected", [
+    (None, ["missing.yaml"], "error: missing.yaml: no such protocol file"),
+    ("task: {kind: harlow\n", ["p.yaml"], "error: p.yaml: invalid YAML"),
+    ("trainer: {popsize: -8}\n", ["p.yaml"], "error: p.yaml: trainer.popsize: expected an integer >= 2, got -8"),
+    ("agent: {steps: 0}\n", ["p.yaml"], "error: p.yaml: agent.steps: expected an integer >= 1, got 0"),
+    ("agent: {neurons: 0}\n", ["p.yaml"], "error: p.yaml: agent.neurons: expected an integer >= 1, got 0"),
+    ("trainer: {algoritm: snes}\n", ["p.yaml"], "(did you mean algorithm?)"),
+    ("trainer: {algorithm: adamw}\n", ["p.yaml"], "error: p.yaml: trainer.algorithm: expected one of pgpe"),
+    ("task: {kind: maze9}\n", ["p.yaml"], "error: p.yaml: task.kind: unknown task 'maze9'"),
+    ("{}\n", ["p.yaml", "--set", "trainer.episodes=0"], "error: --set trainer.episodes=0: expected an integer >= 1"),
+    ("{}\n", ["p.yaml", "--seed", "-3"], "error: --seed: expected an integer >= 0, got -3"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, content, args, expected):
+    if content is not None:
+        (tmp_path / "p.yaml").write_text(content)
+    out = cli(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    assert expected in out.stderr
+
+
+def test_evaluate_refuses_a_file_that_is_not_a_results_dataset(tmp_path):
+    (tmp_path / "x.nc").write_text("not netcdf")
+    out = cli("evaluate", tmp_path / "x.nc")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "cannot open as a results dataset" in out.stderr
+    out = cli("evaluate", tmp_path / "absent.nc")
+    assert out.returncode == 2 and "absent.nc" in out.stderr
