@@ -71,7 +71,11 @@ def _run(argv) -> int:
     if args.seed is not None and args.seed < 0:
         raise ProtocolError(f"--seed: expected an integer >= 0, got {args.seed}")
     spec = load(args.protocol, args.overrides, seed=args.seed)
+    import logging
+
     from .run import run
+
+    logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
 
     command = "python -m metods_sim " + shlex.join(argv)
     path = run(spec, out_dir=args.out, progress=not args.quiet, command=command)

@@ -28,6 +28,9 @@ def build(spec: dict):
     return task, agent, trainer
 
 
+_BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+
+
 def default_dir(name: str) -> Path:
     return Path("runs") / name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -41,11 +44,14 @@ def run(spec: dict, *, out_dir=None, progress=True, command="") -> Path:
     (out / "protocol.yaml").write_text(dump(spec))
     initial = agent.initial(rng_for(spec["seed"], "init"))
     t = spec["trainer"]
-    with tqdm(total=t["generations"], desc=spec["name"], unit="gen", disable=not progress, dynamic_ncols=True) as bar:
+    limit = 60 * t["time_limit"]
+    # with a time limit the bar counts seconds, so that its end and its ETA mean something
+    with tqdm(total=limit or t["generations"], desc=spec["name"], unit="s" if limit else "gen",
+              disable=not progress, dynamic_ncols=True, bar_format=_BAR if limit else None) as bar:
         def show(generation, status, result):
-            bar.update(1)
-            bar.set_postfix(fitness=f"{status['fitness_mean']:.3f}", best_val=f"{result.best_validation:.3f}",
-                            refresh=False)
+            bar.update(min(status["wall_time"], limit) - bar.n if limit else 1)
+            bar.set_postfix(gen=generation + 1, fitness=f"{status['fitness_mean']:.3f}",
+                            best_val=f"{result.best_validation:.3f}", refresh=False)
         result = trainer.train(initial, on_generation=show)
     final = result.best if spec["evaluation"]["agent"] == "best" else result.center
     try:

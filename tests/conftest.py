@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,3 +21,13 @@ def spec_for(task="harlow", **changes):
         section, key = path.split(".")
         spec[section][key] = value
     return spec
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None, timeout=600):
+    """`python -m metods_sim ARGS` as a user runs it; returns the CompletedProcess."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "metods_sim", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=timeout)

@@ -1,18 +1,7 @@
 """The command line as a user meets it: help, fields, bad input (one line, exit 2, no traceback)."""
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args, cwd=None, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "metods_sim", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, timeout=timeout)
+from conftest import ROOT, cli
 
 
 def test_help_explains_usage_sections_and_exit_status():
@@ -30,7 +19,7 @@ def test_fields_lists_every_field_and_matches_the_docs():
     assert out.returncode == 0
     assert "agent.steps: 4" in out.stdout and "trainer.algorithm: 'pgpe'" in out.stdout
     assert out.stdout.strip() in (ROOT / "docs" / "protocol.md").read_text(), \
-        "docs/protocol.md is out of date: paste `python -m metods_sim fields` into it"
+        "docs/protocol.md is out of date: run python docs/update_protocol_md.py"
     assert fields_text() == out.stdout.strip()
 
 

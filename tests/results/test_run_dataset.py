@@ -12,7 +12,7 @@ import yaml
 import metods_sim
 from metods_sim.results import write
 
-from test_cli import ROOT, cli
+from conftest import ROOT, cli
 
 TINY = ["--set", "trainer.generations=4", "--set", "trainer.popsize=8", "--set", "trainer.episodes=2",
         "--set", "trainer.eval_every=2", "--set", "trainer.eval_episodes=16", "--set", "evaluation.episodes=50",
@@ -41,7 +41,7 @@ def test_the_run_writes_one_dataset_with_everything(tiny_run):
     assert np.all(ds["fitness_max"] >= ds["fitness_mean"]) and np.all(ds["fitness_mean"] >= ds["fitness_min"])
     assert ds["eval_correct"].dims == ("episode", "trial")
     assert set(np.unique(ds["eval_correct"].values)) <= {0.0, 1.0}
-    assert ds["W"].dims == ("sample", "time", "post", "pre") and ds["W"].shape[:2] == (3, 100)
+    assert ds["W"].dims == ("sample", "time", "post", "pre") and ds["W"].shape[:2] == (3, 60)
     assert ds["activation"].dims == ("sample", "time", "neuron")
     for name in ("action", "reward", "value", "observation", "sample_length"):
         assert name in ds

@@ -55,8 +55,9 @@ def play(kind, episodes=1000, seed=0, **fields):
 
 
 @pytest.mark.parametrize("kind", ["harlow", "harlow_simple"])
-def test_a_one_shot_learner_reaches_the_optimum(kind):
-    returns, correct, task = play(kind)
+@pytest.mark.parametrize("distance", [1, 3])
+def test_a_one_shot_learner_reaches_the_optimum(kind, distance):
+    returns, correct, task = play(kind, **({"distance": distance} if kind == "harlow" else {}))
     assert correct[:, 1:].mean() == 1.0
     assert 0.45 < correct[:, 0].mean() < 0.55          # the first presentation is a coin flip
     assert returns.mean() == pytest.approx(task.optimum, abs=0.1)
@@ -68,14 +69,14 @@ def test_harlow_optimum_is_6_2_with_the_defaults():
 
 
 def test_presentations_not_reached_before_the_step_limit_count_as_not_chosen():
-    returns, correct, task = play("harlow", episodes=50, step_limit=12)
+    returns, correct, task = play("harlow", episodes=50, distance=2, step_limit=12)
     # 4 steps for the first presentation, 5 for each next: only two choices fit in 12 steps
     assert correct[:, 2:].sum() == 0
     assert correct[:, 1].mean() == 1.0
 
 
 def test_harlow_rewards_fixation_and_choices():
-    env = gymnasium.make(GYM_IDS["harlow"])
+    env = gymnasium.make(GYM_IDS["harlow"], distance=2)
     obs, _ = env.reset(seed=3)
     task = env.unwrapped.task
     K, D = task.pattern_size, task.distance
