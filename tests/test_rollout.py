@@ -20,7 +20,9 @@ def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng)
     spec = spec_for(kind, **{"agent.dtype": "float64", **changes})
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
-    genomes = agent.initial(rng) + rng.normal(0, 0.3, (3, agent.layout.size))
+    # small perturbations: a strongly perturbed rule can be chaotic, and reassociated sums (1e-16 apart) then
+    # drift apart over an episode for reasons that are not bugs
+    genomes = agent.initial(rng) + rng.normal(0, 0.1, (3, agent.layout.size))
     episodes = draw_episodes(task, agent, rng, 4)
     fused = rollout(agent, task, genomes, episodes, record=4)
     ref = rollout_reference(agent, task, genomes, episodes)
@@ -28,7 +30,7 @@ def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng)
     np.testing.assert_array_equal(fused.metrics, ref.metrics)
     np.testing.assert_array_equal(fused.steps, ref.steps)
     for name in ("W", "v", "value", "obs"):    # member 0, every episode, every step
-        np.testing.assert_allclose(getattr(fused, name), getattr(ref, name)[:4], atol=1e-10, rtol=0)
+        np.testing.assert_allclose(getattr(fused, name), getattr(ref, name)[:4], atol=1e-10, rtol=1e-10)
     for name in ("action", "reward"):
         np.testing.assert_array_equal(getattr(fused, name), getattr(ref, name)[:4])
     assert fused.metrics.any() or kind == "harlow"

@@ -23,15 +23,15 @@ class EpisodeProblem(Problem):
     """Fitness of a genome = its mean return over the generation's shared episodes."""
 
     def __init__(self, task, agent, *, episodes, seed, device="cpu", num_actors=0):
-        self.task, self.agent, self.episodes, self.seed = task, agent, episodes, seed
+        self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
         self.generation = 0
         self.env_steps = 0
         super().__init__("max", solution_length=agent.layout.size, initial_bounds=(-1.0, 1.0),
-                         dtype=torch.float32, device=device, num_actors=num_actors or None, seed=seed)
+                         dtype=torch.float32, device=device, num_actors=num_actors or None)
 
     def _evaluate_batch(self, batch):
         genomes = batch.values.detach().cpu().numpy().astype(np.float64)  # values are read-only: copy
-        shared = draw_episodes(self.task, self.agent, rng_for(self.seed, "train", self.generation), self.episodes)
+        shared = draw_episodes(self.task, self.agent, rng_for(self.run_seed, "train", self.generation), self.episodes)
         result = rollout(self.agent, self.task, genomes, shared)
         self.env_steps += int(result.steps.sum())
         batch.set_evals(torch.as_tensor(result.returns.mean(axis=1), dtype=torch.float32, device=batch.device))
@@ -100,9 +100,13 @@ class ESTrainer:
 
     def train(self, initial: np.ndarray, on_generation=None) -> TrainResult:
         t = self.trainer
-        torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
         problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
                                  device=t["device"], num_actors=t["num_actors"])
+        if t["num_actors"]:
+            # start the Ray actors now: their start-up draws from torch's global RNG, which must not shift the
+            # searcher's samples (a run with actors equals the same run without)
+            problem.all_remote_problems()
+        torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
         searcher = make_searcher(t, problem, initial)
         result, start = TrainResult(), time.perf_counter()
         result.center = result.best = np.asarray(initial, dtype=np.float64)

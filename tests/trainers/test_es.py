@@ -52,14 +52,16 @@ def test_fitness_is_the_mean_return_over_the_generations_shared_episodes():
     assert not np.allclose(batch.evals[:, 0].numpy(), expected)   # a new generation, new episodes
 
 
-def test_pgpe_learns_the_small_one_shot_task():
-    spec, task, agent = build(**{"trainer.generations": 150, "trainer.popsize": 64, "trainer.episodes": 8,
-                                 "trainer.eval_every": 25})
-    trainer = ESTrainer(spec["trainer"], task, agent, seed=0)
-    initial = agent.initial(rng_for(0, "init"))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pgpe_learns_the_one_shot_task(seed):
+    spec, task, agent = build(**{"trainer.generations": 300, "trainer.popsize": 256, "trainer.episodes": 8,
+                                 "trainer.eval_every": 25, "trainer.eval_episodes": 256, "task.presentations": 6,
+                                 "task.pattern_size": 8, "agent.neurons": 20, "agent.steps": 2})
+    trainer = ESTrainer(spec["trainer"], task, agent, seed=seed)
+    initial = agent.initial(rng_for(seed, "init"))
     before = trainer.validate(initial)
     result = trainer.train(initial)
-    assert result.best_validation > before + 0.5
+    assert result.best_validation > before + 0.4   # measured: +0.6 and +0.95 for seeds 0 and 1
     assert result.best_validation == max(np.nan_to_num(result.curve["center_return"], nan=-np.inf))
 
 
