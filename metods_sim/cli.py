@@ -73,8 +73,9 @@ def _run(argv) -> int:
     spec = load(args.protocol, args.overrides, seed=args.seed)
     import logging
 
-    from .run import run
+    from .run import check_machine, run
 
+    check_machine(spec, args.protocol)
     logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
 
     command = "python -m metods_sim " + shlex.join(argv)

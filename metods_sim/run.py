@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .agents import make_agent
-from .protocol import dump
+from .protocol import ProtocolError, dump
 from .results import run_dataset, write
 from .rollout import draw_episodes, rollout
 from .seeding import rng_for
@@ -21,7 +21,19 @@ from .tasks import make_task
 from .trainers import TRAINERS
 
 
+def check_machine(spec: dict, source: str) -> None:
+    """Refuse, with a ProtocolError, what a valid protocol asks but this machine cannot run."""
+    if spec["trainer"]["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ProtocolError(f"{source}: trainer.device: expected cpu on this machine (torch sees no CUDA GPU), "
+                                f"got 'cuda'")
+
+
 def build(spec: dict):
+    """Task, agent and trainer of a validated spec."""
+    check_machine(spec, spec["name"])
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
     trainer = TRAINERS[spec["trainer"]["kind"]](spec["trainer"], task, agent, seed=spec["seed"])

@@ -34,6 +34,8 @@ def test_fields_lists_every_field_and_matches_the_docs():
     ("task: {kind: maze9}\n", ["p.yaml"], "error: p.yaml: task.kind: unknown task 'maze9'"),
     ("{}\n", ["p.yaml", "--set", "trainer.episodes=0"], "error: --set trainer.episodes=0: expected an integer >= 1"),
     ("{}\n", ["p.yaml", "--seed", "-3"], "error: --seed: expected an integer >= 0, got -3"),
+    pytest.param("{}\n", ["p.yaml", "--set", "trainer.device=cuda"], "trainer.device: expected cpu on this machine",
+                 marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, content, args, expected):
     if content is not None:
