@@ -50,6 +50,9 @@ def main(argv=None) -> int:
     except ProtocolError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before training started or after the dataset was written: nothing to save
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _run_parser():

@@ -78,11 +78,18 @@ def write(ds: xr.Dataset, path) -> Path:
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="netcdf4")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it private; a results file is as readable as any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load(path) -> xr.Dataset:
