@@ -1,9 +1,10 @@
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
-version = {}
-exec((Path(__file__).parent / "metods_sim" / "__init__.py").read_text().split("\n\n\ndef")[0], version)
+version = {"__version__": re.search(r'__version__ = "([^"]+)"',
+                                    (Path(__file__).parent / "metods_sim" / "__init__.py").read_text()).group(1)}
 
 setup(
     name="metods-sim",

@@ -5,6 +5,8 @@
 """
 __version__ = "0.1.0"
 
+from . import tasks as _tasks  # noqa: E402,F401  registers the Gymnasium environments (metods_sim/Harlow-v0, ...)
+
 
 def load(path):
     """Open a run's dataset (a results.nc file or the run directory holding it) as an xarray.Dataset."""

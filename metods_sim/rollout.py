@@ -185,9 +185,12 @@ def _make_kernel(task_reset, task_observe, task_step, fingerprint):
             t = 0
             while t < T:
                 task_observe(cfg, data[e], state, obs)
-                _embed(f_weight[p], f_bias[p], x, vs[0])
+                v0 = vs[0]
+                _affine(f_weight[p], f_bias[p], x, v0)
+                for i in range(N):
+                    v0[i] = sigma(v0[i])
                 recursive_step(Ws, vs, u, hidden, alpha[p], kappa[p], beta[p], steps, write, L[p], U1[p], U2[p])
-                _readout(g_weight[p], g_bias[p], vs[steps], out)
+                _affine(g_weight[p], g_bias[p], vs[steps], out)
                 a = _choose(out, A, greedy, noise[e, t] if not greedy else 0.0)
                 r, done = task_step(cfg, data[e], state, a, metrics[p, e])
                 total += r
@@ -213,18 +216,8 @@ def _make_kernel(task_reset, task_observe, task_step, fingerprint):
 
 
 @njit(inline="always", **JIT)
-def _embed(weight, bias, x, v0):
-    """v0 = tanh(weight x + bias)."""
-    for i in range(weight.shape[0]):
-        acc = bias[i]
-        for j in range(weight.shape[1]):
-            acc += weight[i, j] * x[j]
-        v0[i] = sigma(acc)
-
-
-@njit(inline="always", **JIT)
-def _readout(weight, bias, v, out):
-    """out = weight v + bias: the action logits, then the value."""
+def _affine(weight, bias, v, out):
+    """out = weight v + bias: f before its tanh, or g's action logits then value."""
     for i in range(weight.shape[0]):
         acc = bias[i]
         for j in range(weight.shape[1]):

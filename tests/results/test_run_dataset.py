@@ -1,5 +1,6 @@
 """A whole run through the command line, on a tiny budget: the dataset on disk, re-evaluation, Ctrl-C."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,17 +100,26 @@ def test_ctrl_c_ends_training_and_still_writes_the_dataset(tmp_path):
     args = [sys.executable, "-m", "metods_sim", ROOT / "protocols" / "harlow_simple.yaml", "--out", tmp_path,
             "--set", "trainer.generations=100000", "--set", "trainer.time_limit=0", "--set", "trainer.popsize=16",
             "--set", "trainer.eval_every=1", "--set", "evaluation.episodes=20"]
+    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps it ignored:
+    # give the child the default disposition so that it sees the Ctrl-C a user would send
     proc = subprocess.Popen(list(map(str, args)), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = bytearray()
     reader = threading.Thread(target=lambda: [seen.extend(chunk) for chunk in iter(lambda: proc.stderr.read1(256), b"")])
     reader.start()
     deadline = time.time() + 300
-    while b"gen=20" not in seen and time.time() < deadline:   # well into training, past compilation
+    def generations():
+        return max(map(int, re.findall(rb"gen=(\d+)", bytes(seen))), default=0)
+
+    while generations() < 20 and time.time() < deadline:   # well into training, past compilation
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
-    reader.join()
+    try:
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+        reader.join()
     assert proc.returncode == 130, seen.decode()[-2000:]
     assert b"Traceback" not in seen
     ds = metods_sim.load(tmp_path)

@@ -45,3 +45,13 @@ def test_episodes_are_reproducible_from_the_seed(kind):
 def test_unknown_task_fields_are_refused():
     with pytest.raises(ValueError, match="task.presentatons: unknown key.*did you mean presentations"):
         gymnasium.make(GYM_IDS["harlow"], presentatons=3)
+
+
+def test_importing_the_package_registers_the_environments():
+    import subprocess
+    import sys
+
+    code = "import gymnasium, metods_sim; print(gymnasium.make('metods_sim/Harlow-v0').action_space)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Discrete(3)"
