@@ -1,0 +1,28 @@
+"""data/ holds only datasets made by this repository's protocols, each saying how it was made."""
+import pytest
+import yaml
+
+import metods_sim
+from metods_sim.analysis import summary
+from metods_sim.protocol import validate
+
+from conftest import ROOT
+
+DATASETS = sorted((ROOT / "data").glob("*.nc"))
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)
+def test_a_shipped_dataset_records_its_protocol_revision_and_command(path):
+    ds = metods_sim.load(path)
+    spec = yaml.safe_load(ds.attrs["protocol"])
+    assert validate(spec, path.name) == spec
+    assert (ROOT / "protocols" / f"{spec['name']}.yaml").exists()
+    assert len(ds.attrs["git_revision"]) >= 40 and not ds.attrs["git_revision"].endswith("-dirty")
+    assert ds.attrs["command"].startswith("python -m metods_sim protocols/")
+    assert ds.attrs["status"] == "finished"
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)
+def test_a_shipped_run_meets_the_one_shot_bar(path):
+    s = summary(metods_sim.load(path))
+    assert s["episodes"] >= 1000 and s["correct_later"] >= 0.95 and s["return_ratio"] >= 0.95
