@@ -80,17 +80,17 @@ def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Roll
     return Rollouts(returns, metrics, steps, *rec)
 
 
-def rollout_reference(agent, task, params, episodes: Episodes) -> Rollouts:
+def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 0) -> Rollouts:
     """The same rollouts in batched NumPy with the reference rule (`plasticity.recursive_update`), every
-    member × episode at once: what the fused kernel is tested against, and the benchmarks' baseline.
-    Records every episode of every member: W (P·E, T, N, N) etc., flattened member-major."""
+    member × episode at once, with the same contract as `rollout`: what the fused kernel is tested against,
+    and the benchmarks' baseline."""
     from .plasticity import recursive_update
     from .tasks.batch import batched
 
     arrays = agent.kernel_arrays(params)
     P, E, T = arrays.f_weight.shape[0], episodes.data.shape[0], task.max_steps
-    B, A, N = P * E, task.n_actions, agent.neurons
-    member = np.repeat(np.arange(P), E)
+    B, A, N, R = P * E, task.n_actions, agent.neurons, min(record, E)
+    member = np.repeat(np.arange(P), E)   # row b runs member b // E on episode b % E: member 0's rows come first
     a = {name: value[member] for name, value in arrays._asdict().items()}
     proj = {"vanilla": None, "linear": a["L"], "mlp": (a["U1"], a["U2"])}[agent.write]
     data, noise = np.tile(episodes.data, (P, 1)), np.tile(episodes.noise, (P, 1))
@@ -101,9 +101,9 @@ def rollout_reference(agent, task, params, episodes: Episodes) -> Rollouts:
     reset_all(cfg, data, states)
     W = a["W0"] + np.tile(episodes.W0_noise, (P, 1, 1))
     prev_a, prev_r, total = np.zeros((B, A), W.dtype), np.zeros(B), np.zeros(B)
-    rec = Rollouts(None, None, None, *(np.zeros((B, T) + shape, dtype) for shape, dtype in [
+    rec = tuple(np.zeros((R, T) + shape, dtype) for shape, dtype in [
         ((N, N), W.dtype), ((N,), W.dtype), ((), np.int64), ((), np.float64), ((), W.dtype),
-        ((task.obs_size,), W.dtype)]))
+        ((task.obs_size,), W.dtype)])
     for t in range(T):
         live = ~done
         observe_all(cfg, data, states, obs)
@@ -115,15 +115,16 @@ def rollout_reference(agent, task, params, episodes: Episodes) -> Rollouts:
         action = _choose_all(out[:, :A], noise[:, t], agent.action == "greedy")
         step_all(cfg, data, states, action, metrics, rewards, done)
         W = np.where(live[:, None, None], W_next, W)
-        for store, value in zip(rec[3:], (W_next, v, action, rewards, out[:, A], obs)):
-            store[live, t] = value[live]
+        for store, value in zip(rec, (W_next, v, action, rewards, out[:, A], obs)):
+            store[live[:R], t] = value[:R][live[:R]]
         total += rewards
         steps += live
         prev_a = np.eye(A, dtype=W.dtype)[action]
         prev_r = rewards.copy()
         if done.all():
             break
-    return Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E), *rec[3:])
+    result = Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E))
+    return result._replace(**dict(zip(Rollouts._fields[3:], rec))) if R else result
 
 
 def _choose_all(logits, uniform, greedy):
@@ -145,15 +146,15 @@ def _kernel_for(task_cls):
 
 
 def _fingerprint(task_cls) -> str:
-    """Hash of every source file fused into a task's kernel. Numba keys its on-disk cache on the kernel's own
-    file and pickles the fused functions by name only, so without this an edited task or rule would silently
-    run from a stale cache."""
+    """Hash of every source file that can be fused into a task's kernel: this file, the rule's package and the
+    task's package (a task may call helpers of another task's module). Numba keys its on-disk cache on the
+    kernel's own file and pickles the fused functions by name only, so without this an edited task or rule
+    would silently run from a stale cache."""
     from . import plasticity
-    from .plasticity import activation, jit, kernel
 
-    files = [__file__, kernel.__file__, activation.__file__, jit.__file__, plasticity.reference.__file__,
-             inspect.getsourcefile(task_cls)]
-    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()
+    folders = {Path(plasticity.__file__).parent, Path(inspect.getsourcefile(task_cls)).parent}
+    files = [Path(__file__)] + sorted(f for folder in folders for f in folder.glob("*.py"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
 
 
 def _make_kernel(task_reset, task_observe, task_step, fingerprint):
