@@ -13,7 +13,8 @@ from .protocol.schema import KINDED, SECTIONS, TOP
 
 USAGE = """\
 python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--seed N] [--quiet]
-       python -m metods_sim evaluate RESULTS.nc [--episodes N] [--set task.KEY=VALUE ...] [--seed N] [--out FILE]
+       python -m metods_sim evaluate RESULTS.nc [--episodes N] [--record N] [--set task.KEY=VALUE ...] [--seed N]
+                                    [--out FILE]
        python -m metods_sim fields"""
 
 DESCRIPTION = """\
@@ -102,15 +103,20 @@ def _evaluate(argv) -> int:
                    help="override a protocol field for this evaluation, e.g. task.presentations=10")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
     p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+    p.add_argument("--record", type=int, default=0, metavar="N",
+                   help="also store the behaviour (W, activations, actions, rewards, values, observations at every "
+                        "step) of the first N episodes, as a run stores recording.episodes (default 0)")
     p.add_argument("--out", metavar="FILE", help="also write the evaluation as a netCDF dataset")
     args = p.parse_args(argv)
-    if args.episodes is not None and args.episodes < 1:
-        raise ProtocolError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    for option, value, least in (("--episodes", args.episodes, 1), ("--record", args.record, 0)):
+        if value is not None and value < least:
+            raise ProtocolError(f"{option}: expected an integer >= {least}, got {value}")
     from .evaluate import evaluate
     from .analysis import summary_text
     from .results import write
 
-    ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent)
+    ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
+                  record=args.record, command="python -m metods_sim evaluate " + shlex.join(argv))
     print(summary_text(ds))
     if args.out:
         print(f"wrote {write(ds, args.out)}")
