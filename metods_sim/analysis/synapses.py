@@ -16,20 +16,35 @@ def live(ds: xr.Dataset) -> xr.DataArray:
     return ds["time"] < ds["sample_length"]
 
 
+def choices(ds: xr.Dataset) -> xr.Dataset:
+    """The object choices of each recorded episode, in order: the steps whose reward is the protocol's
+    task.correct_reward or task.wrong_reward (read from the protocol in ds.attrs).
+
+    Returns a Dataset over (sample, choice), choice = 1, 2, ...: `time` (the step of the choice; -1 where the
+    episode made fewer choices) and `reward` (NaN there).
+    """
+    task = _task_of(ds)
+    chosen = (ds["reward"].isin([task["correct_reward"], task["wrong_reward"]]) & live(ds)).values
+    # stable sort puts each episode's choice steps first, in time order
+    order = np.argsort(~chosen, axis=1, kind="stable")[:, : max(1, int(chosen.sum(1).max()))]
+    made = np.take_along_axis(chosen, order, axis=1)
+    time = xr.DataArray(np.where(made, order, -1), dims=("sample", "choice"),
+                        coords={"sample": ds["sample"], "choice": np.arange(1, order.shape[1] + 1)})
+    reward = ds["reward"].isel(time=time.clip(0)).where(time >= 0).drop_vars("time")
+    return xr.Dataset({"time": time, "reward": reward})
+
+
 def first_outcome(ds: xr.Dataset) -> xr.Dataset:
     """The first object choice of each recorded episode.
 
     Returns a Dataset over sample: `reward` (the reward it brought: the protocol's task.correct_reward or
     task.wrong_reward; NaN when no object was chosen), `time` (the step it came at; -1 when none) and `outcome`
-    ("rewarded" / "unrewarded" / "none"). The choice rewards are read from the protocol in ds.attrs.
+    ("rewarded" / "unrewarded" / "none").
     """
-    task = _task_of(ds)
-    choice = ds["reward"].isin([task["correct_reward"], task["wrong_reward"]]) & live(ds)
-    chose = choice.any("time")
-    time = choice.argmax("time").where(chose, -1)
-    reward = ds["reward"].isel(time=time.clip(0)).where(chose).drop_vars("time")
-    outcome = xr.where(reward == task["correct_reward"], "rewarded", xr.where(chose, "unrewarded", "none"))
-    return xr.Dataset({"reward": reward, "time": time, "outcome": outcome})
+    first = choices(ds).sel(choice=1, drop=True)
+    rewarded = first["reward"] == _task_of(ds)["correct_reward"]
+    outcome = xr.where(rewarded, "rewarded", xr.where(first["time"] >= 0, "unrewarded", "none"))
+    return first.assign(outcome=outcome)
 
 
 def _task_of(ds: xr.Dataset) -> dict:
@@ -98,21 +113,56 @@ def reward_input(ds: xr.Dataset) -> xr.DataArray:
     return ds["reward"].shift(time=1, fill_value=0.0)
 
 
-def weight_change_by_reward(ds: xr.Dataset) -> xr.Dataset:
+def weight_change_by_reward(ds: xr.Dataset, top: float = 0.1) -> xr.Dataset:
     """Σ|ΔW| per step grouped by the reward input of that step (`reward_input`), over the live steps with a known
-    Σ|ΔW|. Returns a Dataset over `reward` (its distinct values): mean, sem and steps (how many), and share, the
-    fraction of all the synaptic change that was written at steps with that reward input."""
+    Σ|ΔW|. Returns a Dataset over `reward` (its distinct values): mean, sem, steps (how many, and steps_share of
+    all), share (of all the synaptic change written), and top_share: among the `top` fraction of steps with the
+    largest Σ|ΔW|, the share that had this reward input (compare with steps_share)."""
     change = weight_change(ds)
     known = change.notnull().values
     c, r = change.values[known], reward_input(ds).values[known]
     rewards, group = np.unique(r, return_inverse=True)
-    steps = np.bincount(group)
-    total = np.bincount(group, weights=c)
+    steps = np.bincount(group, minlength=len(rewards))
+    total = np.bincount(group, weights=c, minlength=len(rewards))
     mean = total / steps
     spread = np.sqrt(np.bincount(group, weights=(c - mean[group]) ** 2) / np.maximum(steps - 1, 1))
-    sem = np.where(steps > 1, spread / np.sqrt(steps), np.nan)
-    return xr.Dataset({"mean": ("reward", mean), "sem": ("reward", sem), "steps": ("reward", steps),
-                       "share": ("reward", total / c.sum())}, coords={"reward": rewards})
+    largest = np.argsort(c, kind="stable")[::-1][: max(1, int(round(top * c.size)))]
+    return xr.Dataset({"mean": ("reward", mean), "sem": ("reward", np.where(steps > 1, spread / np.sqrt(steps), np.nan)),
+                       "steps": ("reward", steps), "steps_share": ("reward", steps / c.size),
+                       "share": ("reward", total / c.sum()),
+                       "top_share": ("reward", np.bincount(group[largest], minlength=len(rewards)) / largest.size)},
+                      coords={"reward": rewards}, attrs={"top": top})
+
+
+def separation(values: xr.DataArray, group: xr.DataArray) -> xr.DataArray:
+    """d′ of two groups of samples: |mean₁ − mean₂| / pooled standard deviation, for every entry of the other dims.
+    values (sample, ...) (NaN ignored); group (sample) holding exactly two distinct labels."""
+    labels = np.unique(group.values)
+    if labels.size != 2:
+        raise ValueError(f"group: expected exactly two distinct labels, got {labels.tolist()}")
+    a, b = (values.where(group == label) for label in labels)
+    na, nb = a.count("sample"), b.count("sample")
+    pooled = np.sqrt(((na - 1) * a.var("sample", ddof=1) + (nb - 1) * b.var("sample", ddof=1)) / (na + nb - 2))
+    gap = abs(a.mean("sample") - b.mean("sample"))
+    # identical samples leave rounding noise in both gap and spread: no separation to speak of
+    return (gap / pooled).where(pooled > 1e-9 * (1 + abs(values).max("sample")))
+
+
+def decoding(values: xr.DataArray, group: xr.DataArray, features) -> xr.DataArray:
+    """How well `features` of values tell two groups of samples apart: leave-one-out nearest-centroid accuracy
+    (0.5 = chance with balanced groups), for every entry of the remaining dims. values (sample, ...) without NaN
+    in the features; group (sample) with exactly two distinct labels; features: dim name(s), e.g. ("post", "pre")."""
+    labels = np.unique(group.values)
+    if labels.size != 2:
+        raise ValueError(f"group: expected exactly two distinct labels, got {labels.tolist()}")
+    features = [features] if isinstance(features, str) else list(features)
+    mine = group == labels[0]
+    sums = [values.where(mine == own).sum("sample") for own in (True, False)]
+    sizes = [int(mine.sum()), int((~mine).sum())]
+    # each sample's own group centroid is taken without it (leave one out)
+    own = xr.where(mine, (sums[0] - values) / (sizes[0] - 1), (sums[1] - values) / (sizes[1] - 1))
+    other = xr.where(mine, sums[1] / sizes[1], sums[0] / sizes[0])
+    return (((values - own) ** 2).sum(features) < ((values - other) ** 2).sum(features)).mean("sample")
 
 
 def _protocol(ds: xr.Dataset) -> dict:

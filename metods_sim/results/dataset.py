@@ -71,12 +71,17 @@ def _recording(rec) -> xr.Dataset:
 
 def write(ds: xr.Dataset, path) -> Path:
     """Write atomically: a reader sees either no file or the whole file, never half of one."""
+    return atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=_compressed(ds)))
+
+
+def atomic(path, save) -> Path:
+    """Call save(tmp) on a temporary file beside path, then move it onto path; on any failure remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=_compressed(ds))
+        save(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it private; a results file is as readable as any other
         os.replace(tmp, path)
     except BaseException:

@@ -3,33 +3,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from metods_sim.analysis import (align, episode_energy, first_outcome, hopfield_energy, reward_input, weight_change,
-                                 weight_change_by_reward, weight_pca)
+from metods_sim.analysis import (align, choices, decoding, episode_energy, first_outcome, hopfield_energy, reward_input,
+                                 separation, weight_change, weight_change_by_reward, weight_pca)
 
-REWARDS = np.array([[0.0, 0.2, 1.0, 0.0, 0.0, 0.0],    # first choice rewarded at t = 2; length 4
-                    [0.2, -1.0, 0.0, 0.2, 1.0, 0.0],   # unrewarded at t = 1; length 6
-                    [0.0, 0.0, 0.0, 0.0, 1.0, 0.0],    # the 1.0 comes after the end (length 3): no choice
-                    [0.2, 0.0, -1.0, 0.0, 0.2, 0.0]])  # unrewarded at t = 2; length 5
-LENGTH = np.array([4, 6, 3, 5])
-D = np.array([[1.0, 0.0], [0.0, -0.5]])  # the only direction W moves in
-
-
-@pytest.fixture
-def ds():
-    """W_t = a_t·D, where a grows by 3 at steps whose reward input is non-zero and by 1 elsewhere (from W₀ = 0);
-    activation v_t = (1, 0); recording padded with zeros after each episode's length."""
-    reward_in = np.concatenate([np.zeros((4, 1)), REWARDS[:, :-1]], axis=1)
-    a = np.cumsum(np.where(reward_in != 0, 3.0, 1.0), axis=1)
-    live = np.arange(6)[None] < LENGTH[:, None]
-    W = (a * live)[..., None, None] * D
-    v = np.zeros((4, 6, 2))
-    v[..., 0] = live
-    return xr.Dataset({"W": (("sample", "time", "post", "pre"), W.astype(np.float32)),
-                       "activation": (("sample", "time", "neuron"), v.astype(np.float32)),
-                       "reward": (("sample", "time"), REWARDS), "sample_length": ("sample", LENGTH)},
-                      coords={"sample": np.arange(4), "time": np.arange(6)},
-                      attrs={"protocol": "task: {correct_reward: 1.0, wrong_reward: -1.0}\nagent: {W0: zeros}\n",
-                             "a": a})
+from synthetic_recording import LENGTH, REWARDS, D, ds  # noqa: F401  (ds: the fixture)
 
 
 def test_first_outcome(ds):
@@ -96,3 +73,39 @@ def test_weight_change_by_reward(ds):
     assert table["steps"].values.tolist() == [2, 10, 4, 2]
     np.testing.assert_allclose(table["sem"], 0.0)
     np.testing.assert_allclose(table["share"], np.array([12, 20, 24, 12]) / 68)
+    np.testing.assert_allclose(table["steps_share"], np.array([2, 10, 4, 2]) / 18)
+    # the 8 largest of the 18 steps (top 0.45) are exactly the 8 with a non-zero reward input
+    np.testing.assert_allclose(weight_change_by_reward(ds, top=8 / 18)["top_share"], np.array([2, 0, 4, 2]) / 8)
+
+
+def test_separation_is_d_prime():
+    values = xr.DataArray([[0.0, 5.0], [2.0, 5.0], [4.0, 6.0], [6.0, 4.0]], dims=("sample", "lag"))
+    group = xr.DataArray(["a", "a", "b", "b"], dims="sample")
+    # lag 0: means 1 and 5, both variances 2 → d′ = 4 / √2; lag 1: means 5 and 5 → 0
+    np.testing.assert_allclose(separation(values, group), [4 / np.sqrt(2), 0.0])
+    with pytest.raises(ValueError, match="exactly two distinct labels"):
+        separation(values, xr.DataArray(["a", "b", "c", "c"], dims="sample"))
+
+
+def test_choices_in_order(ds):
+    made = choices(ds)
+    assert made["choice"].values.tolist() == [1, 2]
+    assert made["time"].values.tolist() == [[2, -1], [1, 4], [-1, -1], [2, -1]]
+    np.testing.assert_array_equal(made["reward"], [[1.0, np.nan], [-1.0, 1.0], [np.nan, np.nan], [-1.0, np.nan]])
+
+
+def test_separation_is_nan_without_spread():
+    values = xr.DataArray([1.0, 1.0, 1.0, 1.0], dims="sample") / 3
+    assert np.isnan(separation(values, xr.DataArray(["a", "a", "b", "b"], dims="sample")))
+
+
+def test_decoding_by_leave_one_out_nearest_centroid():
+    group = xr.DataArray(["a", "a", "a", "b", "b", "b"], dims="sample")
+    # feature set 0: two clean clusters; feature set 1: sample 0 sits on the other cluster, so it alone is
+    # misclassified once left out
+    x = np.array([[[0.0, 0.0], [5.0, 5.0]], [[0.1, 0.0], [0.0, 0.1]], [[0.0, 0.1], [0.1, 0.0]],
+                  [[5.0, 5.0], [5.0, 5.1]], [[5.1, 5.0], [5.1, 5.0]], [[5.0, 5.1], [5.0, 5.0]]])
+    values = xr.DataArray(x, dims=("sample", "set", "feature"))
+    np.testing.assert_allclose(decoding(values, group, "feature"), [1.0, 5 / 6])
+    with pytest.raises(ValueError, match="exactly two distinct labels"):
+        decoding(values, group.where(group == "a", "c").where(np.arange(6) != 5, "d"), "feature")
