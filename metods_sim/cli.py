@@ -147,7 +147,7 @@ dataset lacks is skipped and named."""
 
 PLOT_EPILOG = """\
 examples:
-  python -m metods_sim plot runs/harlow/20261125-120000          (figures in runs/harlow/20261125-120000/results-figures/)
+  python -m metods_sim plot runs/harlow/20261125-120000        (writes runs/harlow/20261125-120000/results-figures/)
   python -m metods_sim plot data/harlow_recording.nc --out figs
 
 exit status: 0 done, 2 bad input (a missing or unreadable file, or a dataset with nothing to plot)."""

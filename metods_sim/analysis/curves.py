@@ -10,8 +10,8 @@ SPREADS = ("std", "sem", "range")
 def learning_curve(ds: xr.Dataset, variable: str = "center_return", spread: str = "std") -> xr.Dataset:
     """One training variable over generations, averaged over seeds with its spread.
 
-    ds: a run dataset (generation), or several runs stacked along a `seed` dim (xr.concat(runs, "seed", join="outer"); shorter
-    runs padded with NaN); other dims, e.g. `trainer` or `variant`, are kept. Generations where the variable is
+    ds: a run dataset (generation), or several runs stacked along a `seed` dim (xr.concat(runs, "seed",
+    join="outer"): shorter runs padded with NaN); other dims, e.g. `trainer` or `variant`, are kept. Generations where the variable is
     NaN everywhere are dropped (center_return is measured every trainer.eval_every generations).
     Returns a Dataset over generation (and the kept dims): mean, low and high (mean ± std, mean ± s.e.m., or min
     and max over seeds, by `spread`; low = high = mean with one seed), seeds (how many had a value), and the

@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from ..results.dataset import atomic
 from .curves import learning_curve
 from .summary import correct_by_trial
-from .synapses import (align, choices, decoding, episode_energy, first_outcome, live, reward_input, separation,
-                       weight_change, weight_pca)
+from .synapses import (choice_rewards, align, choices, decoding, episode_energy, first_outcome, live, reward_input,
+                       separation, weight_change, weight_pca)
 
 OUTCOME_COLORS = {"rewarded": "#1b7837", "unrewarded": "#c51b7d"}
 OUTCOME_LABELS = {"rewarded": "first choice rewarded", "unrewarded": "first choice unrewarded"}
@@ -143,60 +143,75 @@ def energy_figure(ds: xr.Dataset, lags=range(-2, 9)) -> Figure:
         _mean_band(ax, energy, chosen, name)
     ax.axvline(0, color="k", lw=0.8, ls=":")
     ax.set(xlabel="steps after the first choice (its reward is input at +1)",
-           ylabel="energy −vₜᵀWₜvₜ (dimensionless)", title="Hopfield energy of the state under the written weights")
+           ylabel="energy −vₜᵀWₜvₜ (dimensionless)",
+           title="Hopfield energy of the state under the written weights")
     figure.legend(loc="outside lower center", ncols=2)
     return figure
 
 
-def weight_change_figure(ds: xr.Dataset) -> Figure:
-    """Σ|ΔW| per step against the reward the agent receives at that step (the previous step's reward), over every
-    recorded step: distribution per reward value (left) and one episode's time course (right)."""
+def weight_change_figure(ds: xr.Dataset, lags=range(-2, 4)) -> Figure:
+    """Σ|ΔW| per step against the reward the agent receives at that step (the previous step's reward): its
+    distribution for each reward value over every recorded step (left), and its mean ± s.e.m. around every
+    object choice, by that choice's reward (right)."""
     change, reward = weight_change(ds), reward_input(ds)
     known = change.notnull().values
     rewards = np.unique(reward.values[known])
-    figure, (left, right) = _figure(8.0, 3.8, ncols=2, width_ratios=(1, 1.5))
-    left.boxplot([change.values[known & (reward.values == r)] for r in rewards], showfliers=False)
-    left.set_xticks(np.arange(1, len(rewards) + 1), [f"{r:g}" for r in rewards])
-    left.set(xlabel="reward input at the step", ylabel="Σ|ΔW| written at the step", title="All recorded steps")
-    length = int(ds["sample_length"][0])
-    right.plot(np.arange(length), change[0, :length], color="C0", marker=".", label="Σ|ΔW|")
-    twin = right.twinx()
-    twin.bar(np.arange(length), reward[0, :length], color="C1", alpha=0.4, width=0.6, label="reward input")
-    twin.set_ylabel("reward input")
-    right.set(xlabel="time step", ylabel="Σ|ΔW|", title="Episode 0")
-    lines, labels = right.get_legend_handles_labels()
-    bars, bar_labels = twin.get_legend_handles_labels()
-    right.legend(lines + bars, labels + bar_labels, loc="upper left", fontsize=8)
+    figure, (left, right) = _figure(8.4, 3.9, ncols=2, width_ratios=(1, 1.3))
+    left.boxplot([change.values[known & (reward.values == r)] for r in rewards], showfliers=False, showmeans=True,
+                 meanprops=dict(marker="^", markerfacecolor="C3", markeredgecolor="C3", label="mean"),
+                 medianprops=dict(color="C0", label="median"))
+    left.set_xticks(np.arange(1, len(rewards) + 1), [f"{r:g}".replace("-", "−") for r in rewards])
+    left.set(xlabel="reward input at the step", ylabel="Σ|ΔW| written at the step (dimensionless)",
+             title="Every recorded step")
+    made = choices(ds)
+    around = align(change, made["time"], list(lags))   # (sample, choice, lag)
+    task = choice_rewards(ds)
+    for value, name in ((task["correct_reward"], "rewarded"), (task["wrong_reward"], "unrewarded")):
+        group = around.where(made["reward"] == value).stack(event=("sample", "choice"))
+        mean, n = group.mean("event"), group.count("event")
+        sem = group.std("event", ddof=1) / np.sqrt(n)
+        right.errorbar(around["lag"], mean, yerr=sem, marker="o", capsize=3, color=OUTCOME_COLORS[name],
+                       label=f"{name} choices ({int(n.max())})")
+    right.axvspan(0.6, 1.4, color="0.85", lw=0, label="its reward is input")
+    right.set(xlabel="steps after an object choice", ylabel="Σ|ΔW| (dimensionless)", xticks=list(lags),
+              title="Around every object choice")
+    boxes, box_labels = left.get_legend_handles_labels()
+    lines, line_labels = right.get_legend_handles_labels()
+    # below both panels, where no data is; the boxes give one mean and one median entry each: keep one
+    figure.legend(boxes[:2] + lines, box_labels[:2] + line_labels, loc="outside lower center", ncols=5, fontsize=8)
     return figure
 
 
 RECORDING = ("W", "activation", "reward", "sample_length")
-FIGURES = {  # name: (figure, variables it needs, what else: a protocol in attrs, or both first-choice outcomes)
+FIGURES = {  # name: (figure, variables it needs, what else: object choices, or both first-choice outcomes)
     "learning_curve": (learning_curve_figure, ("fitness_mean", "center_return", "env_steps"), None),
     "correct_by_presentation": (correct_figure, ("eval_correct",), None),
     "weight_pca": (pca_figure, RECORDING, "outcomes"),
     "first_outcome_in_W": (outcome_in_weights_figure, RECORDING, "outcomes"),
     "energy": (energy_figure, RECORDING, "outcomes"),
-    "weight_change": (weight_change_figure, RECORDING, "protocol"),
+    "weight_change": (weight_change_figure, RECORDING, "choices"),
 }
 
 
 def standard_figures(ds: xr.Dataset) -> dict[str, Figure]:
-    """{name: Figure} for every standard figure that ds has what it needs for: its variables, and for the outcome
-    figures a Harlow protocol in ds.attrs with at least two recorded episodes of each first-choice outcome."""
-    met = {None: True, "protocol": "protocol" in ds.attrs, "outcomes": _both_outcomes(ds)}
+    """{name: Figure} for every standard figure that ds has what it needs for: its variables, and for the figures
+    of the recording a Harlow protocol in ds.attrs and recorded object choices (the outcome figures: at least two
+    recorded episodes of each first-choice outcome)."""
+    counts = _first_outcomes(ds)
+    met = {None: True, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2}
     return {name: make(ds) for name, (make, needs, extra) in FIGURES.items()
             if met[extra] and all(v in ds.variables for v in needs)}
 
 
-def _both_outcomes(ds: xr.Dataset) -> bool:
+def _first_outcomes(ds: xr.Dataset) -> dict:
+    """{outcome: recorded episodes} of the first choice; empty without a recording or a Harlow protocol."""
     if not all(v in ds.variables for v in RECORDING):
-        return False
+        return {}
     try:
         outcome = first_outcome(ds)["outcome"]
     except ValueError:   # no protocol, or not a Harlow task
-        return False
-    return all(int((outcome == name).sum()) >= 2 for name in OUTCOME_COLORS)
+        return {}
+    return {name: int((outcome == name).sum()) for name in OUTCOME_COLORS}
 
 
 def save(figure: Figure, path) -> list[Path]:

@@ -23,7 +23,7 @@ def choices(ds: xr.Dataset) -> xr.Dataset:
     Returns a Dataset over (sample, choice), choice = 1, 2, ...: `time` (the step of the choice; -1 where the
     episode made fewer choices) and `reward` (NaN there).
     """
-    task = _task_of(ds)
+    task = choice_rewards(ds)
     chosen = (ds["reward"].isin([task["correct_reward"], task["wrong_reward"]]) & live(ds)).values
     # stable sort puts each episode's choice steps first, in time order
     order = np.argsort(~chosen, axis=1, kind="stable")[:, : max(1, int(chosen.sum(1).max()))]
@@ -42,12 +42,13 @@ def first_outcome(ds: xr.Dataset) -> xr.Dataset:
     ("rewarded" / "unrewarded" / "none").
     """
     first = choices(ds).sel(choice=1, drop=True)
-    rewarded = first["reward"] == _task_of(ds)["correct_reward"]
+    rewarded = first["reward"] == choice_rewards(ds)["correct_reward"]
     outcome = xr.where(rewarded, "rewarded", xr.where(first["time"] >= 0, "unrewarded", "none"))
     return first.assign(outcome=outcome)
 
 
-def _task_of(ds: xr.Dataset) -> dict:
+def choice_rewards(ds: xr.Dataset) -> dict:
+    """{"correct_reward": ..., "wrong_reward": ...} of the Harlow protocol in ds.attrs; ValueError otherwise."""
     task = _protocol(ds).get("task", {})
     if not {"correct_reward", "wrong_reward"} <= set(task):
         raise ValueError("dataset attrs: expected a protocol whose task has correct_reward and wrong_reward "
@@ -56,11 +57,12 @@ def _task_of(ds: xr.Dataset) -> dict:
 
 
 def align(da: xr.DataArray, at: xr.DataArray, lags) -> xr.DataArray:
-    """Re-index da (sample, time, ...) on lag = time − at[sample] for the given lags: (sample, lag, ...).
-    Steps outside the recording are NaN (after the episode's end da is whatever the recording holds)."""
+    """Re-index da (sample, time, ...) on lag = time − at for the given lags: at (sample[, event]) gives
+    (sample[, event], lag, ...). Steps outside the recording, and events with at < 0 (none), are NaN; after an
+    episode's end da is whatever the recording holds there."""
     lag = xr.DataArray(np.asarray(lags), dims="lag", coords={"lag": np.asarray(lags)})
     time = at + lag
-    inside = (time >= 0) & (time < da.sizes["time"])
+    inside = (time >= 0) & (time < da.sizes["time"]) & (at >= 0)
     return da.isel(time=time.clip(0, da.sizes["time"] - 1)).where(inside).drop_vars("time", errors="ignore")
 
 
@@ -126,17 +128,17 @@ def weight_change_by_reward(ds: xr.Dataset, top: float = 0.1) -> xr.Dataset:
     total = np.bincount(group, weights=c, minlength=len(rewards))
     mean = total / steps
     spread = np.sqrt(np.bincount(group, weights=(c - mean[group]) ** 2) / np.maximum(steps - 1, 1))
+    sem = np.where(steps > 1, spread / np.sqrt(steps), np.nan)
     largest = np.argsort(c, kind="stable")[::-1][: max(1, int(round(top * c.size)))]
-    return xr.Dataset({"mean": ("reward", mean), "sem": ("reward", np.where(steps > 1, spread / np.sqrt(steps), np.nan)),
-                       "steps": ("reward", steps), "steps_share": ("reward", steps / c.size),
-                       "share": ("reward", total / c.sum()),
-                       "top_share": ("reward", np.bincount(group[largest], minlength=len(rewards)) / largest.size)},
-                      coords={"reward": rewards}, attrs={"top": top})
+    top_share = np.bincount(group[largest], minlength=len(rewards)) / largest.size
+    return xr.Dataset({"mean": ("reward", mean), "sem": ("reward", sem), "steps": ("reward", steps),
+                       "steps_share": ("reward", steps / c.size), "share": ("reward", total / c.sum()),
+                       "top_share": ("reward", top_share)}, coords={"reward": rewards}, attrs={"top": top})
 
 
 def separation(values: xr.DataArray, group: xr.DataArray) -> xr.DataArray:
-    """d′ of two groups of samples: |mean₁ − mean₂| / pooled standard deviation, for every entry of the other dims.
-    values (sample, ...) (NaN ignored); group (sample) holding exactly two distinct labels."""
+    """d′ of two groups of samples: |mean₁ − mean₂| / pooled standard deviation, for every entry of the other
+    dims. values (sample, ...) (NaN ignored); group (sample) holding exactly two distinct labels."""
     labels = np.unique(group.values)
     if labels.size != 2:
         raise ValueError(f"group: expected exactly two distinct labels, got {labels.tolist()}")

@@ -80,6 +80,7 @@ def test_spread_over_seeds_is_drawn(shipped):
 
 def test_a_recording_without_both_outcomes_gets_no_outcome_figure(ds):
     assert set(standard_figures(ds)) == {"weight_change"}        # one rewarded first choice only
+    assert standard_figures(ds.assign_attrs(protocol="task: {kind: maze}\n")) == {}
     assert standard_figures(ds.drop_attrs()) == {}
 
 

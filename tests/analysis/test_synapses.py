@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from metods_sim.analysis import (align, choices, decoding, episode_energy, first_outcome, hopfield_energy, reward_input,
-                                 separation, weight_change, weight_change_by_reward, weight_pca)
+from metods_sim.analysis import (align, choice_rewards, choices, decoding, episode_energy, first_outcome,
+                                 hopfield_energy, reward_input, separation, weight_change, weight_change_by_reward,
+                                 weight_pca)
 
 from synthetic_recording import LENGTH, REWARDS, D, ds  # noqa: F401  (ds: the fixture)
 
@@ -17,6 +18,7 @@ def test_first_outcome(ds):
 
 
 def test_first_outcome_needs_the_choice_rewards(ds):
+    assert choice_rewards(ds) == {"correct_reward": 1.0, "wrong_reward": -1.0}
     with pytest.raises(ValueError, match="correct_reward and wrong_reward"):
         first_outcome(ds.assign_attrs(protocol="task: {kind: maze}\n"))
     with pytest.raises(ValueError, match="expected `protocol`"):
@@ -28,6 +30,10 @@ def test_align_reindexes_on_the_lag_from_an_event(ds):
     out = align(da, xr.DataArray([2, 1, 0, 5], dims="sample"), [-1, 0, 1])
     assert out.dims == ("sample", "lag") and out["lag"].values.tolist() == [-1, 0, 1]
     np.testing.assert_array_equal(out, [[10, 20, 30], [1, 11, 21], [np.nan, 2, 12], [43, 53, np.nan]])
+    events = align(da, xr.DataArray([[2, -1], [1, 4], [0, 0], [-1, -1]], dims=("sample", "event")), [0, 1])
+    assert events.dims == ("sample", "event", "lag")
+    np.testing.assert_array_equal(events, [[[20, 30], [np.nan, np.nan]], [[11, 21], [41, 51]], [[2, 12], [2, 12]],
+                                           [[np.nan, np.nan], [np.nan, np.nan]]])
 
 
 def test_weight_pca_finds_the_one_direction(ds):
