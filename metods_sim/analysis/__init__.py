@@ -8,8 +8,9 @@ figures          the standard figures of a dataset (matplotlib), as `python -m m
 from .curves import ablation_table, learning_curve
 from .summary import correct_by_trial, later_correct, summary, summary_text
 from .synapses import (align, choice_rewards, choices, decoding, episode_energy, first_outcome, hopfield_energy, live,
-                       reward_input, separation, weight_change, weight_change_by_reward, weight_pca)
+                       outcome_decoding, reward_input, separation, weight_change, weight_change_by_reward, weight_pca)
 
 __all__ = ["ablation_table", "align", "choice_rewards", "choices", "correct_by_trial", "decoding", "episode_energy",
-           "first_outcome", "hopfield_energy", "later_correct", "learning_curve", "live", "reward_input", "separation",
-           "summary", "summary_text", "weight_change", "weight_change_by_reward", "weight_pca"]
+           "first_outcome", "hopfield_energy", "later_correct", "learning_curve", "live", "outcome_decoding",
+           "reward_input", "separation", "summary", "summary_text", "weight_change", "weight_change_by_reward",
+           "weight_pca"]

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ..results.dataset import atomic
 from .curves import learning_curve
 from .summary import correct_by_trial
-from .synapses import (choice_rewards, align, choices, decoding, episode_energy, first_outcome, live, reward_input,
+from .synapses import (align, choice_rewards, choices, episode_energy, first_outcome, outcome_decoding, reward_input,
                        separation, weight_change, weight_pca)
 
 OUTCOME_COLORS = {"rewarded": "#1b7837", "unrewarded": "#c51b7d"}
@@ -105,22 +105,15 @@ def pca_figure(ds: xr.Dataset, lags=PCA_LAGS) -> Figure:
 def outcome_in_weights_figure(ds: xr.Dataset, offsets=(0, 1, 2)) -> Figure:
     """How well the whole of W tells the first choice's outcome, at the same phase of every presentation: the step
     of its choice and the steps after it, by leave-one-out nearest-centroid decoding over the recorded episodes."""
-    first = first_outcome(ds)
-    chose = first["outcome"] != "none"
-    made, outcome = choices(ds).where(chose, drop=True), first["outcome"].where(chose, drop=True)
-    made = made.isel(choice=slice(0, int((made["time"] >= 0).sum("choice").min()))).astype(int)  # all made these
-    W = ds["W"].where(live(ds)).sel(sample=made["sample"]).astype(np.float64)
+    accuracy = outcome_decoding(ds, offsets)
+    episodes = int((first_outcome(ds)["outcome"] != "none").sum())
     figure, ax = _figure(5.6, 3.8)
     for offset, marker in zip(offsets, "osd"):
-        at = align(W, made["time"], [offset]).isel(lag=0)   # (sample, choice, post, pre)
-        # a step past some episode's end has no W to decode from
-        accuracy = decoding(at, outcome, ("post", "pre")).where(at.notnull().all(("sample", "post", "pre")))
         label = "at the choice" if offset == 0 else f"{offset} step{'s' * (offset > 1)} after it"
-        ax.plot(accuracy["choice"], 100 * accuracy, marker=marker, label=label)
+        ax.plot(accuracy["choice"], 100 * accuracy.sel(offset=offset), marker=marker, label=label)
     ax.axhline(50, color="k", ls="--", lw=0.8, label="chance")
     ax.set(xlabel="presentation (its object choice)", ylabel="first outcome decoded from W (% of episodes)",
-           ylim=(0, 105), xticks=made["choice"].values,
-           title=f"Is the first outcome held in W? ({made.sizes['sample']} episodes)")
+           ylim=(0, 105), xticks=accuracy["choice"].values, title=f"Is the first outcome held in W? ({episodes} episodes)")
     figure.legend(loc="outside lower center", ncols=4, fontsize=8)
     return figure
 

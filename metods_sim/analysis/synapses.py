@@ -152,7 +152,7 @@ def separation(values: xr.DataArray, group: xr.DataArray) -> xr.DataArray:
 
 def decoding(values: xr.DataArray, group: xr.DataArray, features) -> xr.DataArray:
     """How well `features` of values tell two groups of samples apart: leave-one-out nearest-centroid accuracy
-    (0.5 = chance with balanced groups), for every entry of the remaining dims. values (sample, ...) without NaN
+    (a tie counts one half; 0.5 = chance with balanced groups), for every entry of the remaining dims. values (sample, ...) without NaN
     in the features; group (sample) with exactly two distinct labels; features: dim name(s), e.g. ("post", "pre")."""
     labels = np.unique(group.values)
     if labels.size != 2:
@@ -164,7 +164,23 @@ def decoding(values: xr.DataArray, group: xr.DataArray, features) -> xr.DataArra
     # each sample's own group centroid is taken without it (leave one out)
     own = xr.where(mine, (sums[0] - values) / (sizes[0] - 1), (sums[1] - values) / (sizes[1] - 1))
     other = xr.where(mine, sums[1] / sizes[1], sums[0] / sizes[0])
-    return (((values - own) ** 2).sum(features) < ((values - other) ** 2).sum(features)).mean("sample")
+    to_own, to_other = ((values - own) ** 2).sum(features), ((values - other) ** 2).sum(features)
+    return ((to_own < to_other) + 0.5 * (to_own == to_other)).mean("sample")
+
+
+def outcome_decoding(ds: xr.Dataset, offsets=(0, 1, 2)) -> xr.DataArray:
+    """Is the first choice's outcome held in W, at the same phase of every presentation? (offset, choice): the
+    `decoding` accuracy of the first outcome from the whole of W at `offset` steps after each object choice,
+    over the recorded episodes that made a first choice, for the choices all of them made; NaN where a step is
+    past some episode's end."""
+    first = first_outcome(ds)
+    chose = first["outcome"] != "none"
+    made, outcome = choices(ds).where(chose, drop=True), first["outcome"].where(chose, drop=True)
+    made = made.isel(choice=slice(0, int((made["time"] >= 0).sum("choice").min()))).astype(int)
+    W = ds["W"].where(live(ds)).sel(sample=made["sample"]).astype(np.float64)
+    at = align(W, made["time"], list(offsets)).rename(lag="offset")   # (sample, choice, offset, post, pre)
+    accuracy = decoding(at, outcome, ("post", "pre")).where(at.notnull().all(("sample", "post", "pre")))
+    return accuracy.transpose("offset", "choice")
 
 
 def _protocol(ds: xr.Dataset) -> dict:

@@ -1,4 +1,4 @@
-"""A small synthetic Harlow recording whose analyses have known answers."""
+"""Small synthetic Harlow recordings whose analyses have known answers."""
 import numpy as np
 import pytest
 import xarray as xr
@@ -9,21 +9,23 @@ REWARDS = np.array([[0.0, 0.2, 1.0, 0.0, 0.0, 0.0],    # first choice rewarded a
                     [0.2, 0.0, -1.0, 0.0, 0.2, 0.0]])  # unrewarded at t = 2; length 5
 LENGTH = np.array([4, 6, 3, 5])
 D = np.array([[1.0, 0.0], [0.0, -0.5]])  # the only direction W moves in
+PROTOCOL = "task: {correct_reward: 1.0, wrong_reward: -1.0}\nagent: {W0: zeros}\n"
+
+
+def recording(a, rewards, length):
+    """W_t = a_t·D and activation v_t = (1, 0) on live steps, zeros after each episode's length (as recorded)."""
+    S, T = rewards.shape
+    live = np.arange(T)[None] < length[:, None]
+    v = np.zeros((S, T, 2))
+    v[..., 0] = live
+    return xr.Dataset({"W": (("sample", "time", "post", "pre"), ((a * live)[..., None, None] * D).astype(np.float32)),
+                       "activation": (("sample", "time", "neuron"), v.astype(np.float32)),
+                       "reward": (("sample", "time"), rewards), "sample_length": ("sample", length)},
+                      coords={"sample": np.arange(S), "time": np.arange(T)}, attrs={"protocol": PROTOCOL, "a": a})
 
 
 @pytest.fixture
 def ds():
-    """W_t = a_t·D, where a grows by 3 at steps whose reward input is non-zero and by 1 elsewhere (from W₀ = 0);
-    activation v_t = (1, 0); recording padded with zeros after each episode's length."""
+    """a grows by 3 at steps whose reward input is non-zero and by 1 elsewhere (from W₀ = 0)."""
     reward_in = np.concatenate([np.zeros((4, 1)), REWARDS[:, :-1]], axis=1)
-    a = np.cumsum(np.where(reward_in != 0, 3.0, 1.0), axis=1)
-    live = np.arange(6)[None] < LENGTH[:, None]
-    W = (a * live)[..., None, None] * D
-    v = np.zeros((4, 6, 2))
-    v[..., 0] = live
-    return xr.Dataset({"W": (("sample", "time", "post", "pre"), W.astype(np.float32)),
-                       "activation": (("sample", "time", "neuron"), v.astype(np.float32)),
-                       "reward": (("sample", "time"), REWARDS), "sample_length": ("sample", LENGTH)},
-                      coords={"sample": np.arange(4), "time": np.arange(6)},
-                      attrs={"protocol": "task: {correct_reward: 1.0, wrong_reward: -1.0}\nagent: {W0: zeros}\n",
-                             "a": a})
+    return recording(np.cumsum(np.where(reward_in != 0, 3.0, 1.0), axis=1), REWARDS, LENGTH)

@@ -4,10 +4,10 @@ import pytest
 import xarray as xr
 
 from metods_sim.analysis import (align, choice_rewards, choices, decoding, episode_energy, first_outcome,
-                                 hopfield_energy, reward_input, separation, weight_change, weight_change_by_reward,
-                                 weight_pca)
+                                 hopfield_energy, outcome_decoding, reward_input, separation, weight_change,
+                                 weight_change_by_reward, weight_pca)
 
-from synthetic_recording import LENGTH, REWARDS, D, ds  # noqa: F401  (ds: the fixture)
+from synthetic_recording import LENGTH, REWARDS, D, ds, recording  # noqa: F401  (ds: the fixture)
 
 
 def test_first_outcome(ds):
@@ -115,3 +115,13 @@ def test_decoding_by_leave_one_out_nearest_centroid():
     np.testing.assert_allclose(decoding(values, group, "feature"), [1.0, 5 / 6])
     with pytest.raises(ValueError, match="exactly two distinct labels"):
         decoding(values, group.where(group == "a", "c").where(np.arange(6) != 5, "d"), "feature")
+
+
+def test_outcome_decoding_at_the_same_phase_of_every_presentation():
+    """Two choices per episode (t = 1 and 4); W carries the sign of the first outcome from t = 2 on, so it can
+    be decoded one step after the first choice and at the second, not at the first (W identical: a tie)."""
+    rewards = np.array([[0.2, first, 0.0, 0.2, 1.0, 0.0] for first in (1.0, 1.0, -1.0, -1.0)])
+    a = np.array([[0, 0, sign, sign, sign, sign] for sign in (1.0, 1.1, -1.0, -1.2)])
+    accuracy = outcome_decoding(recording(a, rewards, np.array([6, 6, 6, 6])), offsets=(0, 1, 2))
+    assert accuracy.dims == ("offset", "choice")
+    np.testing.assert_array_equal(accuracy, [[0.5, 1.0], [1.0, 1.0], [1.0, np.nan]])   # t = 6: past the end
