@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 import metods_sim
-from metods_sim.analysis import outcome_decoding, weight_change_by_reward
+from metods_sim.analysis import first_outcome, outcome_decoding, weight_change_by_reward
 
 from conftest import ROOT
 
@@ -49,6 +49,9 @@ def test_the_harlow_notebooks_reading_of_the_shipped_recording_holds():
     """The closing text of analysis/harlow.ipynb describes data/harlow_recording.nc: if a new recording reads
     differently, this fails, and the text must be revised with it."""
     rec = metods_sim.load(ROOT / "data" / "harlow_recording.nc")
+    first = first_outcome(rec)
+    assert (first["time"] == first["time"][0]).all()                                # same step, same side
+    assert len(np.unique(rec["action"].isel(time=first["time"]))) == 1
     decoded = outcome_decoding(rec)
     assert float(decoded.sel(offset=0, choice=1)) == pytest.approx(0.5, abs=0.1)    # nothing at the choice step
     assert float(decoded.sel(offset=1, choice=1)) > 0.9                             # split once the reward is in
