@@ -27,13 +27,21 @@ def _figure(width=6.4, height=4.0, **subplots):
 
 def learning_curve_figure(ds: xr.Dataset) -> Figure:
     """Return per episode over environment steps: the search centre on the validation episodes and the mean of
-    the population, each with its spread over seeds when ds has a seed dim; the task's optimum dashed."""
+    the population, each with its spread over seeds when ds has a seed dim; the task's optimum dashed. With one
+    more dim, e.g. `trainer` (ES against gradient) or `variant`, one search-centre curve per entry of it."""
+    extra = [d for d in ds["center_return"].dims if d not in ("generation", "seed")]
+    if len(extra) > 1:
+        raise ValueError(f"center_return: expected at most one dim besides generation and seed, got {extra}")
+    if extra:
+        curves = [(f"{extra[0]} {value}", f"C{i}", learning_curve(ds.isel({extra[0]: i}), "center_return"))
+                  for i, value in enumerate(ds[extra[0]].values)]
+    else:
+        curves = [("population mean (training episodes)", "0.7", learning_curve(ds, "fitness_mean")),
+                  ("search centre (validation episodes)", "C0", learning_curve(ds, "center_return"))]
     figure, ax = _figure()
-    for variable, label, color in (("fitness_mean", "population mean (training episodes)", "0.7"),
-                                   ("center_return", "search centre (validation episodes)", "C0")):
-        curve = learning_curve(ds, variable)
-        ax.plot(curve["env_steps"], curve["mean"], color=color, lw=0.8 if variable == "fitness_mean" else 1.5,
-                label=label)
+    for label, color, curve in curves:
+        thin = curve.attrs["variable"] == "fitness_mean"   # noisy, drawn behind
+        ax.plot(curve["env_steps"], curve["mean"], color=color, lw=0.8 if thin else 1.5, label=label)
         if int(curve["seeds"].max()) > 1:
             ax.fill_between(curve["env_steps"], curve["low"], curve["high"], color=color, alpha=0.25, lw=0)
     if "task_optimum" in ds.attrs:

@@ -78,6 +78,19 @@ def test_spread_over_seeds_is_drawn(shipped):
     assert len(figure.axes[0].collections) == 2   # one band per curve
 
 
+def test_one_centre_curve_per_trainer(shipped):
+    run = shipped["harlow"][["fitness_mean", "center_return"]].isel(generation=slice(0, 400))
+    both = xr.concat([run, (run - 1.0).assign_coords(env_steps=run["env_steps"] * 3)], "trainer")
+    figure = standard_figures(both.assign_coords(trainer=["es", "gradient"]))["learning_curve"]
+    assert_readable(figure, "ES against gradient")
+    lines = [line for line in figure.axes[0].get_lines() if line.get_label().startswith("trainer")]
+    assert [line.get_label() for line in lines] == ["trainer es", "trainer gradient"]
+    np.testing.assert_allclose(lines[1].get_xdata(), 3 * lines[0].get_xdata())
+    np.testing.assert_allclose(lines[1].get_ydata(), lines[0].get_ydata() - 1.0)
+    with pytest.raises(ValueError, match="at most one dim besides generation and seed"):
+        standard_figures(xr.concat([both, both], "variant"))
+
+
 def test_a_recording_without_both_outcomes_gets_no_outcome_figure(ds):
     assert set(standard_figures(ds)) == {"weight_change"}        # one rewarded first choice only
     assert standard_figures(ds.assign_attrs(protocol="task: {kind: maze}\n")) == {}
