@@ -91,6 +91,11 @@ def test_one_centre_curve_per_trainer(shipped):
         standard_figures(xr.concat([both, both], "variant"))
 
 
+def test_a_dataset_without_a_recording_gets_the_curve_and_the_score(shipped):
+    run = shipped["harlow"].drop_vars(["W", "activation", "action", "reward", "value", "observation"])
+    assert set(standard_figures(run)) == {"learning_curve", "correct_by_presentation"}
+
+
 def test_a_recording_without_both_outcomes_gets_no_outcome_figure(ds):
     assert set(standard_figures(ds)) == {"weight_change"}        # one rewarded first choice only
     assert standard_figures(ds.assign_attrs(protocol="task: {kind: maze}\n")) == {}
