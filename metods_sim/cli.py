@@ -180,7 +180,7 @@ def _plot(argv) -> int:
         print("wrote " + ", ".join(map(str, save(figure, out / name))))
     skipped = [name for name in FIGURES if name not in figures]
     if skipped:
-        print(f"skipped (not in this dataset): {', '.join(skipped)}")
+        print(f"skipped (this dataset lacks what they need, see --help): {', '.join(skipped)}")
     return 0
 
 

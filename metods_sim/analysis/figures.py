@@ -17,7 +17,7 @@ from .synapses import (align, choice_rewards, choices, episode_energy, first_out
 
 OUTCOME_COLORS = {"rewarded": "#1b7837", "unrewarded": "#c51b7d"}
 OUTCOME_LABELS = {"rewarded": "first choice rewarded", "unrewarded": "first choice unrewarded"}
-PCA_LAGS = (-1, 0, 1, 2, 3, 4)
+PCA_LAGS = range(-1, 9)   # the first six with data are drawn (a task without fixation has no step before)
 
 
 def _figure(width=6.4, height=4.0, **subplots):
@@ -80,13 +80,14 @@ def _lag_title(lag: int) -> str:
         lag, f"{lag:+d} step{'s' * (abs(lag) > 1)}".replace("-", "−"))
 
 
-def pca_figure(ds: xr.Dataset, lags=PCA_LAGS) -> Figure:
+def pca_figure(ds: xr.Dataset, lags=PCA_LAGS, panels: int = 6) -> Figure:
     """W_t projected on the first two principal components of W (pooled over every recorded episode and step),
-    one panel per step relative to the first choice, each episode coloured by that choice's outcome; d′ is the
-    separation of the two outcomes along PC 1."""
+    one panel per step relative to the first choice (the first `panels` of `lags` with data), each episode
+    coloured by that choice's outcome; d′ is the separation of the two outcomes along PC 1."""
     pca = weight_pca(ds)
     first, groups = _by_outcome(ds)
     score = align(pca["score"], first["time"], list(lags))
+    lags = [int(lag) for lag in score["lag"].values if score.sel(lag=lag).notnull().any()][:panels]
     explained = 100 * pca["explained"].values
     chose = first["outcome"] != "none"
     d = separation(score.sel(component=1).where(chose, drop=True), first["outcome"].where(chose, drop=True)) \
@@ -105,8 +106,8 @@ def pca_figure(ds: xr.Dataset, lags=PCA_LAGS) -> Figure:
         ax.set_ylabel(f"PC 2 of W ({explained[1]:.0f}% var.)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=2, markerscale=2)
-    figure.suptitle(f"Dynamic weights W, steps relative to the first choice's outcome "
-                    f"({ds.sizes['sample']} episodes)", fontsize=10)
+    figure.suptitle(f"Dynamic weights W around the first choice, by its outcome ({ds.sizes['sample']} episodes)",
+                    fontsize=10)
     return figure
 
 
@@ -121,7 +122,8 @@ def outcome_in_weights_figure(ds: xr.Dataset, offsets=(0, 1, 2)) -> Figure:
         ax.plot(accuracy["choice"], 100 * accuracy.sel(offset=offset), marker=marker, label=label)
     ax.axhline(50, color="k", ls="--", lw=0.8, label="chance")
     ax.set(xlabel="presentation (its object choice)", ylabel="first outcome decoded from W (% of episodes)",
-           ylim=(0, 105), xticks=accuracy["choice"].values, title=f"Is the first outcome held in W? ({episodes} episodes)")
+           ylim=(0, 105), xticks=accuracy["choice"].values,
+           title=f"Is the first outcome held in W? ({episodes} episodes)")
     figure.legend(loc="outside lower center", ncols=4, fontsize=8)
     return figure
 
