@@ -1,4 +1,4 @@
 """Runs as xarray datasets on disk: one netCDF file per run, written atomically."""
-from .dataset import evaluation_dataset, load, run_dataset, write
+from .dataset import evaluation_dataset, load, open_results, run_dataset, write
 
-__all__ = ["evaluation_dataset", "load", "run_dataset", "write"]
+__all__ = ["evaluation_dataset", "load", "open_results", "run_dataset", "write"]
