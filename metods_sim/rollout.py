@@ -261,9 +261,10 @@ def _make_kernel(fingerprint):
 
 @njit(**JIT)
 def _gather(src, member, dt):
-    """src (P, a, b) → (a, b, LANES): lane l holds src[member[l]]."""
-    out = np.empty((src.shape[1], src.shape[2], LANES), dt)
-    for lane in range(LANES):
+    """src (P, a, b) → (a, b, lanes): lane l holds src[member[l]]. (The lane count comes from `member`, not from
+    LANES: Numba's disk cache would not see a change of another module's constant.)"""
+    out = np.empty((src.shape[1], src.shape[2], member.shape[0]), dt)
+    for lane in range(member.shape[0]):
         m = src[member[lane]]
         for i in range(src.shape[1]):
             for j in range(src.shape[2]):
