@@ -3,7 +3,9 @@
 Layout: every array carries the agents on its last axis, `LANES` of them (W[i, j, l] is synapse (post i, pre j) of
 agent l), so that every loop of the rule ends in a loop over agents of a fixed, compile-time length: LLVM turns it
 into whole SIMD vectors with no remainder and no horizontal sums. Rows of N = 20 neurons per agent are too short
-for that (measured: this layout runs the rule 3-5x faster than one agent per loop; `benchmarks/rollout_speed.py`).
+for that: the same rollout with one agent per loop ran 2-3 times slower (README, "Speed"). LLVM leaves loops of 32
+lanes or fewer scalar here (they need run-time alias checks, which it will not pay for so few iterations), so
+LANES is 64; 128 measured no faster.
 
 The passes never materialise W⁽¹⁾..W⁽ˢ⁻¹⁾. The recursion of the model document is linear in the W's, so
 
@@ -22,7 +24,7 @@ from .jit import JIT
 
 VANILLA, LINEAR, MLP = 0, 1, 2
 WRITE_CODES = {"vanilla": VANILLA, "linear": LINEAR, "mlp": MLP}
-LANES = 64   # agents per SIMD block: loops of 64 float32 are 8 AVX2 vectors, long enough to beat their set-up
+LANES = 64   # agents per SIMD block: 8 AVX2 vectors of float32
 
 
 @njit(**JIT)
