@@ -1,0 +1,77 @@
+"""The MetODS agent in PyTorch: the same genome and layout as `metods.MetODS`, differentiable, on CPU or CUDA.
+
+One parameter vector means the same agent here and in the Numba kernels: `torch_arrays` unpacks it through the
+agent's own `Layout` into the same `KernelArrays` record (holding tensors), and `forward` is one time step of
+f, the dynamic layer (the rule exactly as `plasticity.recursive_update`) and g. tests/agents/test_torch_twin.py
+checks the two agree to 1e-8 in float64.
+
+Leading dimensions broadcast: arrays of one member (1, ...) serve a whole batch of episodes (B, ...).
+"""
+from __future__ import annotations
+
+import torch
+
+from .metods import KernelArrays
+
+
+def torch_arrays(agent, params: torch.Tensor) -> KernelArrays:
+    """(P, size) (or (size,)) parameter tensor → KernelArrays of tensors with leading axis P, keeping the graph."""
+    params = params.reshape(-1, agent.layout.size)
+    P, N, S = params.shape[0], agent.neurons, agent.steps
+    parts = {name: params[:, sl].reshape((P,) + tuple(shape)) for name, shape, sl in agent.layout.slices()}
+    rows, cols = agent.triangle()
+
+    def lower(coef):
+        full = params.new_zeros((P, S + 1, S + 1))
+        full[:, rows, cols] = coef
+        return full
+
+    empty = params.new_zeros((P, 0, 0))
+    return KernelArrays(
+        f_weight=parts["f.weight"], f_bias=parts["f.bias"], g_weight=parts["g.weight"], g_bias=parts["g.bias"],
+        alpha=parts["alpha"] if "alpha" in parts else params.new_ones((P, N, N)),
+        kappa=lower(parts["kappa"]), beta=lower(parts["beta"]),
+        L=parts.get("proj", empty), U1=parts.get("proj.hidden", empty), U2=parts.get("proj.out", empty),
+        W0=parts["W0"] if "W0" in parts else params.new_zeros((P, N, N)),
+    )
+
+
+def forward(a: KernelArrays, W, x, *, steps: int, write: str):
+    """One time step. W (B, N, N), x (B, d_in) = [o_t, one-hot a_{t−1}, r_{t−1}].
+    Returns logits (B, A), value (B,), v_S (B, N), W_t (B, N, N)."""
+    v0 = torch.tanh(_matvec(a.f_weight, x) + a.f_bias)
+    proj = {"vanilla": None, "linear": a.L, "mlp": (a.U1, a.U2)}[write]
+    v, W = recursive_update(W, v0, a.alpha, a.kappa, a.beta, steps=steps, write=write, proj=proj)
+    out = _matvec(a.g_weight, v) + a.g_bias
+    return out[:, :-1], out[:, -1], v, W
+
+
+def recursive_update(W, v0, alpha, kappa, beta, *, steps, write="vanilla", proj=None):
+    """`plasticity.recursive_update` in torch, term for term (same shapes, same order of the sums)."""
+    vs, Ws = [v0], [W]
+    for s in range(1, steps + 1):
+        prev = vs[s - 1]
+        u = write_vector(prev, write, proj)
+        v = kappa[..., s, s, None] * torch.tanh(_matvec(Ws[s - 1], prev))
+        Wn = beta[..., s, s, None, None] * alpha * prev[..., :, None] * u[..., None, :]
+        for l in range(s):
+            v = v + kappa[..., s, l, None] * vs[l]
+            Wn = Wn + beta[..., s, l, None, None] * Ws[l]
+        vs.append(v)
+        Ws.append(Wn)
+    return vs[-1], Ws[-1]
+
+
+def write_vector(v, write="vanilla", proj=None):
+    """u(v): vanilla v, linear L v, mlp U2 tanh(U1 v) (`plasticity.write_vector`)."""
+    if write == "vanilla":
+        return v
+    if write == "linear":
+        return _matvec(proj, v)
+    hidden, out = proj
+    return _matvec(out, torch.tanh(_matvec(hidden, v)))
+
+
+def _matvec(M, v):
+    """M (P|B, i, j) · v (B, j) → (B, i), broadcasting a single member over the batch."""
+    return torch.matmul(M, v.unsqueeze(-1)).squeeze(-1)

@@ -1,0 +1,112 @@
+"""Batched rollouts of the PyTorch twin (`agents.torch_twin`): the task's own Numba functions step every episode
+(`tasks.batch.batched`, no second copy of the task), the agent runs in torch, so the whole episode can be
+differentiated (backpropagation through time over the W trajectory).
+
+Rows: B = P·E, row b runs member b // E on episode b % E (member 0's rows first), as in `rollout.rollout`.
+Actions come from the logits as in the fused kernel: argmax, or a sample drawn with the episode's uniform
+`episodes.noise[e, t]`, so a sampled run is reproducible and equal to the Numba one.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .agents.torch_twin import forward, torch_arrays
+from .rollout import _choose_all
+from .tasks.batch import batched
+
+
+class Trajectory(NamedTuple):
+    """Over (T, B): x (T, B, d_in) the inputs to f; action (T, B) int64; reward (T, B); live (T, B) bool, the
+    step was taken; logits (T, B, A); value (T, B); v (T, B, N) and W (T, B, N, N) after each step, only with
+    keep=True. Tensors on the agent's device. returns (B,), metrics (B, M), steps (B,): numpy, as the task
+    reports them."""
+
+    x: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    live: torch.Tensor
+    logits: torch.Tensor
+    value: torch.Tensor
+    v: torch.Tensor | None
+    W: torch.Tensor | None
+    returns: np.ndarray
+    metrics: np.ndarray
+    steps: np.ndarray
+
+
+def initial_W(arrays, episodes, P, device):
+    """W at the start of every row's episode: W0 (+ its sampled noise), (B, N, N)."""
+    E = episodes.data.shape[0]
+    noise = torch.as_tensor(np.tile(episodes.W0_noise, (P, 1, 1)), dtype=arrays.W0.dtype, device=device)
+    return torch.repeat_interleave(arrays.W0, E, dim=0) + noise
+
+
+def per_row(arrays, E):
+    """Arrays of P members → arrays broadcasting over B = P·E rows (one member is left to broadcast)."""
+    if arrays.f_weight.shape[0] == 1:
+        return arrays
+    return type(arrays)(*(torch.repeat_interleave(a, E, dim=0) for a in arrays))
+
+
+def advance(agent, arrays, W, x, live):
+    """One network step of every row; rows not live keep their W. Returns logits, value, v_S, W."""
+    logits, value, v, W_next = forward(arrays, W, x, steps=agent.steps, write=agent.write)
+    return logits, value, v, torch.where(live[:, None, None], W_next, W)
+
+
+def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=False) -> Trajectory:
+    """Run params (P, size) tensor on every episode, stepping the task in batches. Differentiable when params
+    require grad and grad mode is on."""
+    params = params.reshape(-1, agent.layout.size)
+    P, E, T, A = params.shape[0], episodes.data.shape[0], task.max_steps, task.n_actions
+    B, dtype = P * E, params.dtype
+    arrays = per_row(torch_arrays(agent, params), E)
+    W = initial_W(torch_arrays(agent, params), episodes, P, device)
+    reset_all, observe_all, step_all = batched(type(task))
+    cfg, data, noise = task.config(), np.tile(episodes.data, (P, 1)), np.tile(episodes.noise, (P, 1))
+    states, obs = np.zeros((B, task.state_size), np.int64), np.zeros((B, task.obs_size))
+    metrics, rewards, done, total = np.zeros((B, task.n_metrics)), np.zeros(B), np.zeros(B, bool), np.zeros(B)
+    prev = np.zeros((B, A + 1))            # one-hot previous action, previous reward
+    reset_all(cfg, data, states)
+    out = {k: [] for k in ("x", "action", "reward", "live", "logits", "value", "v", "W")}
+    for t in range(T):
+        live = ~done
+        observe_all(cfg, data, states, obs)
+        x = torch.as_tensor(np.concatenate([obs, prev], axis=1), dtype=dtype, device=device)
+        live_t = torch.as_tensor(live, device=device)
+        logits, value, v, W = advance(agent, arrays, W, x, live_t)
+        action = _choose_all(logits.detach().cpu().numpy(), noise[:, t], greedy)
+        step_all(cfg, data, states, action, metrics, rewards, done)
+        total += rewards
+        prev[:] = 0.0
+        prev[np.arange(B), action] = 1.0
+        prev[:, A] = rewards
+        for key, value_ in (("x", x), ("action", torch.as_tensor(action, device=device)),
+                            ("reward", torch.as_tensor(rewards.copy(), dtype=dtype, device=device)),
+                            ("live", live_t), ("logits", logits), ("value", value), ("v", v), ("W", W)):
+            if keep or key not in ("v", "W"):
+                out[key].append(value_)
+        if done.all():
+            break
+    stacked = {k: torch.stack(v) if v else None for k, v in out.items()}
+    return Trajectory(**stacked, returns=total, metrics=metrics, steps=stacked["live"].sum(0).cpu().numpy())
+
+
+def replay(agent, params, episodes, x, live, *, start=0, stop=None, W=None):
+    """The network alone over recorded inputs x (T, B, d_in) and live (T, B), steps start..stop, from W (from the
+    episode start when None). Returns logits (t, B, A), value (t, B) and the W reached (to detach or carry on)."""
+    params = params.reshape(-1, agent.layout.size)
+    P, E = params.shape[0], episodes.data.shape[0]
+    arrays = torch_arrays(agent, params)
+    if W is None:
+        W = initial_W(arrays, episodes, P, x.device)
+    arrays = per_row(arrays, E)
+    logits, values = [], []
+    for t in range(start, x.shape[0] if stop is None else stop):
+        logit, value, _, W = advance(agent, arrays, W, x[t], live[t])
+        logits.append(logit)
+        values.append(value)
+    return torch.stack(logits), torch.stack(values), W
