@@ -57,8 +57,9 @@ def run(spec: dict, *, out_dir=None, progress=True, command="") -> Path:
     initial = agent.initial(rng_for(spec["seed"], "init"))
     t = spec["trainer"]
     limit = 60 * t["time_limit"]
+    iterations = t["generations"] if "generations" in t else t["updates"]   # ES generations, gradient updates
     # with a time limit the bar counts seconds, so that its end and its ETA mean something
-    with tqdm(total=limit or t["generations"], desc=spec["name"], unit="s" if limit else "gen",
+    with tqdm(total=limit or iterations, desc=spec["name"], unit="s" if limit else "gen",
               disable=not progress, dynamic_ncols=True, bar_format=_BAR if limit else None) as bar:
         def show(generation, status, result):
             bar.update(min(status["wall_time"], limit) - bar.n if limit else 1)

@@ -175,6 +175,8 @@ def _value(given: dict, key: str, field: Field, where, path: str):
 
 def _check_together(spec, where):
     trainer = spec["trainer"]
+    if trainer["kind"] != "es":
+        return
     if trainer["algorithm"] == "pgpe" and trainer["popsize"] % 2:
         raise ProtocolError(f"{where('trainer.popsize')}: expected an even number with algorithm pgpe (it samples "
                             f"symmetric pairs), got {trainer['popsize']}")

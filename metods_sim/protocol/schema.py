@@ -115,6 +115,31 @@ TRAINERS = {
         "num_actors": _int(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
                            min=0),
     },
+    "gradient": {
+        "algorithm": _choice("a2c", "On-policy actor-critic through the whole episode (backpropagation through "
+                                    "time over W): a2c, or ppo (clipped ratio, several epochs per batch) [paper: "
+                                    "actor-critic with GAE].", ("a2c", "ppo")),
+        "updates": _int(2000, "Parameter updates at most (the dataset's generation axis).", min=1),
+        "time_limit": _float(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes "
+                                  "as usual.", min=0),
+        "episodes": _int(64, "Episodes per update, run in one batch with actions sampled from the policy.", min=1),
+        "lr": _float(0.001, "Adam learning rate [ours].", above=0),
+        "gamma": _float(0.9, "Discount factor [ours].", min=0, max=1),
+        "gae_lambda": _float(0.95, "GAE lambda [ours].", min=0, max=1),
+        "entropy": _float(0.01, "Weight of the policy-entropy bonus [ours].", min=0),
+        "value_coef": _float(0.5, "Weight of the value (critic) loss [ours].", min=0),
+        "max_grad_norm": _float(1.0, "Gradient norm clipping (0: none) [ours].", min=0),
+        "normalize_advantages": Field(True, "Advantages rescaled to mean 0, standard deviation 1 over each batch "
+                                            "[ours].", "bool"),
+        "bptt": _int(0, "Truncated backpropagation through time: gradients cross at most this many steps of the "
+                        "W trajectory, and memory holds one such window (0: the whole episode).", min=0),
+        "ppo_epochs": _int(4, "Passes over each batch (ppo).", min=1),
+        "ppo_clip": _float(0.2, "Clipping of the probability ratio (ppo).", above=0),
+        "eval_every": _int(10, "Updates between evaluations of the parameters on held-out episodes.", min=1),
+        "eval_episodes": _int(512, "Held-out episodes of each evaluation (the validation set).", min=1),
+        "device": _choice("cpu", "Device of the PyTorch twin (the task always steps on the CPU).",
+                          ("cpu", "cuda")),
+    },
 }
 
 EVALUATION = {
