@@ -36,6 +36,15 @@ def test_fields_lists_every_field_and_matches_the_docs():
     ("{}\n", ["p.yaml", "--seed", "-3"], "error: --seed: expected an integer >= 0, got -3"),
     pytest.param("{}\n", ["p.yaml", "--set", "trainer.device=cuda"], "trainer.device: expected cpu on this machine",
                  marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")),
+    pytest.param("trainer: {kind: gradient, device: cuda}\n", ["p.yaml"],
+                 "error: p.yaml: trainer.device: expected cpu on this machine",
+                 marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")),
+    ("trainer: {kind: gradient, popsize: 8}\n", ["p.yaml"],
+     "error: p.yaml: trainer.popsize: unknown key (for trainer.kind gradient)"),
+    ("trainer: {kind: gradient, algorithm: pgpe}\n", ["p.yaml"],
+     "error: p.yaml: trainer.algorithm: expected one of a2c, ppo, got 'pgpe'"),
+    ("trainer: {kind: gradient}\n", ["p.yaml", "--set", "trainer.bptt=-1"],
+     "error: --set trainer.bptt=-1: expected an integer >= 0, got -1"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, content, args, expected):
     if content is not None:
