@@ -151,3 +151,22 @@ def test_a_failed_write_leaves_no_file_behind(tmp_path):
     with pytest.raises(Exception):
         write(ds, tmp_path / "results.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+GRADIENT_TINY = ["--set", "trainer.updates=3", "--set", "trainer.episodes=4", "--set", "trainer.eval_every=2",
+                 "--set", "trainer.eval_episodes=16", "--set", "evaluation.episodes=50",
+                 "--set", "recording.episodes=3", "--quiet"]
+
+
+def test_a_gradient_run_writes_the_es_runs_dataset_and_evaluate_reads_it(tiny_run, tmp_path):
+    es = xr.open_dataset(tiny_run[0] / "results.nc")
+    done = cli(ROOT / "protocols" / "harlow_gradient.yaml", *GRADIENT_TINY, "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    ds = xr.open_dataset(tmp_path / "results.nc")
+    assert {name: ds[name].dims for name in ds.variables} == {name: es[name].dims for name in es.variables}
+    assert ds.sizes["generation"] == 3 and yaml.safe_load(ds.attrs["protocol"])["trainer"]["kind"] == "gradient"
+    assert np.isfinite(ds["center_return"].values).tolist() == [True, False, True]
+    assert not np.allclose(ds["center_params"], es["center_params"])
+    again = cli("evaluate", tmp_path / "results.nc", "--episodes", "20")
+    assert again.returncode == 0, again.stderr
+    assert "held-out return" in again.stdout
