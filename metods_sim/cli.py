@@ -17,6 +17,7 @@ python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--seed N] 
        python -m metods_sim evaluate RESULTS.nc [--episodes N] [--record N] [--set task.KEY=VALUE ...] [--seed N]
                                     [--out FILE]
        python -m metods_sim plot RESULTS.nc [--out DIR]
+       python -m metods_sim compare COMPARISON.yaml [--set KEY.PATH=VALUE ...] [--out DIR] [--quiet]
        python -m metods_sim fields"""
 
 DESCRIPTION = """\
@@ -49,6 +50,8 @@ def main(argv=None) -> int:
             return _evaluate(argv[1:])
         if argv and argv[0] == "plot":
             return _plot(argv[1:])
+        if argv and argv[0] == "compare":
+            return _compare(argv[1:])
         if argv and argv[0] == "fields":
             print(fields_text())
             return 0
@@ -125,6 +128,37 @@ def _evaluate(argv) -> int:
     print(summary_text(ds))
     if args.out:
         print(f"wrote {write(ds, args.out)}")
+    return 0
+
+
+def _compare(argv) -> int:
+    p = argparse.ArgumentParser(prog="python -m metods_sim compare",
+                                description="Run several trainers (one protocol each, same task and agent) on "
+                                            "several seeds into one dataset DIR/compare.nc with trainer and seed "
+                                            "dimensions, e.g. protocols/compare_harlow.yaml.")
+    p.add_argument("comparison", help="a comparison file: name, protocols, seeds, set")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a field of every run (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<name>/<time>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    import logging
+
+    from .analysis import comparison_table
+    from .compare import compare, read_comparison
+    from .run import check_machine
+
+    for spec in read_comparison(args.comparison, args.overrides)["specs"].values():
+        check_machine(spec, args.comparison)
+    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    path = compare(args.comparison, out_dir=args.out, overrides=args.overrides, progress=not args.quiet,
+                   command="python -m metods_sim compare " + shlex.join(argv))
+    import xarray
+
+    with xarray.open_dataset(path) as ds:
+        table = comparison_table(ds)
+        print(table.drop_dims("coef").to_dataframe().to_string())     # kappa, beta: in the dataset
+    print(f"wrote {path}")
     return 0
 
 

@@ -57,3 +57,25 @@ def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.D
         others = [d for d in ds["eval_correct"].dims if d != dim]
         table["correct_later"] = ds["eval_correct"].sel(trial=slice(first, None)).mean(others)
     return table
+
+
+def comparison_table(ds: xr.Dataset) -> xr.Dataset:
+    """The trainers of a comparison (`python -m metods_sim compare`) side by side, one row per trainer.
+
+    ds: eval_* (trainer, seed, episode[, trial]), env_steps and wall_time (trainer, seed, generation; NaN past a
+    run's end), best_params (trainer, seed, param) with coordinate param_name. Returns ablation_table's columns
+    plus env_steps and wall_time (s) at the end of training and the mean learned alpha, kappa, beta entries
+    (averaged over seeds; kappa and beta over `coef`, their vector order s = 1..S, l = 0..s).
+    """
+    table = ablation_table(ds, "trainer")
+    for name in ("env_steps", "wall_time"):
+        table[name] = ds[name].max("generation").mean("seed")
+    names = ds["param_name"].values
+    params = ds["best_params"].mean("seed")
+    if (names == "alpha").any():
+        table["alpha_mean"] = params.isel(param=names == "alpha").mean("param")
+    for name in ("kappa", "beta"):
+        table[name] = params.isel(param=names == name).rename(param="coef").drop_vars(["coef", "param_block",
+                                                                                        "param_name"],
+                                                                                       errors="ignore")
+    return table

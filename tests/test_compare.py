@@ -1,0 +1,51 @@
+"""Two trainers, two seeds, one dataset: `python -m metods_sim compare` on a tiny budget, and its bad input."""
+import numpy as np
+import pytest
+import xarray as xr
+
+from metods_sim.analysis import comparison_table
+
+from conftest import ROOT, cli
+
+TINY = "[trainer.time_limit=0.02, trainer.episodes=2, trainer.eval_every=1, trainer.eval_episodes=8, " \
+       "evaluation.episodes=20, recording.episodes=0]"
+
+
+def comparison(tmp_path, protocols, seeds="[0, 1]", extra=""):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\nprotocols: {protocols}\nseeds: {seeds}\nset: {TINY}\n{extra}")
+    return path
+
+
+def test_compare_runs_every_trainer_and_seed_into_one_dataset(tmp_path):
+    path = comparison(tmp_path, f"[{ROOT}/protocols/harlow.yaml, {ROOT}/protocols/harlow_gradient.yaml]")
+    done = cli("compare", path, "--out", tmp_path / "out", "--quiet")
+    assert done.returncode == 0, done.stderr
+    ds = xr.open_dataset(tmp_path / "out" / "compare.nc")
+    assert ds["trainer"].values.tolist() == ["es", "gradient"] and ds["seed"].values.tolist() == [0, 1]
+    assert ds["eval_return"].dims == ("trainer", "seed", "episode") and ds.sizes["episode"] == 20
+    assert ds["center_return"].dims == ("trainer", "seed", "generation")
+    assert ds["env_steps"].dims == ("trainer", "seed", "generation")
+    for kind in ("es", "gradient"):
+        for seed in (0, 1):
+            one = xr.open_dataset(tmp_path / "out" / f"{kind}-seed{seed}" / "results.nc")
+            np.testing.assert_array_equal(ds["eval_return"].sel(trainer=kind, seed=seed), one["eval_return"])
+    table = comparison_table(ds)
+    assert table["return_mean"].dims == ("trainer",) and table["kappa"].dims == ("trainer", "coef")
+    assert np.all(table["env_steps"] > 0)
+    assert "return_mean" in done.stdout and "gradient" in done.stdout
+
+
+@pytest.mark.parametrize("protocols,extra,expected", [
+    ("[{root}/protocols/harlow.yaml, {root}/protocols/harlow_simple.yaml]", "",
+     "differs from {root}/protocols/harlow.yaml in its task section"),
+    ("[{root}/protocols/harlow.yaml, {root}/protocols/harlow.yaml]", "", "got two of kind es"),
+    ("[]", "", "protocols: expected a non-empty list of protocol files"),
+    ("[{root}/protocols/harlow.yaml]", "runs: 3\n", "runs: unknown key"),
+])
+def test_compare_bad_input_exits_2_with_one_line(tmp_path, protocols, extra, expected):
+    path = comparison(tmp_path, protocols.format(root=ROOT), extra=extra)
+    done = cli("compare", path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert expected.format(root=ROOT) in done.stderr
