@@ -34,6 +34,9 @@ def test_compare_runs_every_trainer_and_seed_into_one_dataset(tmp_path):
     assert table["return_mean"].dims == ("trainer",) and table["kappa"].dims == ("trainer", "coef")
     assert np.all(table["env_steps"] > 0)
     assert "return_mean" in done.stdout and "gradient" in done.stdout
+    plotted = cli("plot", tmp_path / "out" / "compare.nc", "--out", tmp_path / "figs")
+    assert plotted.returncode == 0, plotted.stderr
+    assert (tmp_path / "figs" / "comparison.png").stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("protocols,extra,expected", [

@@ -186,9 +186,36 @@ def weight_change_figure(ds: xr.Dataset, lags=range(-2, 4)) -> Figure:
 
 
 RECORDING = ("W", "activation", "reward", "sample_length")
+def comparison_figure(ds: xr.Dataset) -> Figure:
+    """Trainers side by side (a `python -m metods_sim compare` dataset): validation return over environment steps
+    and over wall time, mean over seeds with its spread; the held-out one-shot score per presentation."""
+    figure, axes = _figure(13.0, 3.8, ncols=3)
+    for i, trainer in enumerate(ds["trainer"].values):
+        one = ds.sel(trainer=trainer)
+        curve = learning_curve(one, "center_return")
+        clock = one["wall_time"].mean("seed").sel(generation=curve["generation"])
+        for ax, x in zip(axes[:2], (curve["env_steps"], clock / 60)):
+            ax.plot(x, curve["mean"], color=f"C{i}", label=str(trainer))
+            ax.fill_between(x, curve["low"], curve["high"], color=f"C{i}", alpha=0.25, lw=0)
+        if "eval_correct" in one:
+            share = one["eval_correct"].mean(("seed", "episode"))
+            axes[2].plot(share["trial"], 100 * share, marker="o", color=f"C{i}", label=str(trainer))
+    for ax, xlabel in zip(axes[:2], ("environment steps", "wall time (min)")):
+        ax.set(xlabel=xlabel, ylabel="validation return per episode", xscale="log" if "steps" in xlabel else "linear")
+        if "task_optimum" in ds.attrs:
+            ax.axhline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8)
+        ax.legend(loc="upper left")
+    axes[2].axhline(50, color="k", ls="--", lw=0.8)
+    axes[2].set(xlabel="presentation", ylabel="rewarded object chosen (%)", ylim=(0, 105),
+                title="held-out episodes, mean over seeds")
+    axes[2].legend(loc="lower right")
+    return figure
+
+
 FIGURES = {  # name: (figure, variables it needs, what else: object choices, or both first-choice outcomes)
     "learning_curve": (learning_curve_figure, ("fitness_mean", "center_return", "env_steps"), None),
-    "correct_by_presentation": (correct_figure, ("eval_correct",), None),
+    "correct_by_presentation": (correct_figure, ("eval_correct",), "one agent"),
+    "comparison": (comparison_figure, ("center_return", "wall_time", "trainer", "seed"), None),
     "weight_pca": (pca_figure, RECORDING, "outcomes"),
     "first_outcome_in_W": (outcome_in_weights_figure, RECORDING, "outcomes"),
     "energy": (energy_figure, RECORDING, "outcomes"),
@@ -201,7 +228,7 @@ def standard_figures(ds: xr.Dataset) -> dict[str, Figure]:
     of the recording a Harlow protocol in ds.attrs and recorded object choices (the outcome figures: at least two
     recorded episodes of each first-choice outcome)."""
     counts = _first_outcomes(ds)
-    met = {None: True, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2}
+    met = {None: True, "one agent": "trainer" not in ds.dims, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2}
     return {name: make(ds) for name, (make, needs, extra) in FIGURES.items()
             if met[extra] and all(v in ds.variables for v in needs)}
 

@@ -61,9 +61,17 @@ def shipped():
     return {path.stem: metods_sim.load(path) for path in (ROOT / "data").glob("harlow*.nc")}
 
 
+def comparison_of(run):
+    """A `compare` dataset's shape from one shipped run: two trainers × two seeds (shifted copies)."""
+    keep = run[["fitness_mean", "center_return", "eval_return", "eval_correct"]].reset_coords(["wall_time"])
+    seeds = xr.concat([keep, keep.isel(generation=slice(0, 3000))], "seed", join="outer")
+    both = xr.concat([seeds, seeds.assign(center_return=seeds.center_return - 1)], "trainer")
+    return both.assign_coords(trainer=["es", "gradient"], seed=[0, 1]).set_coords("wall_time")
+
+
 def test_every_standard_figure_of_the_harlow_datasets_is_readable(shipped):
     drawn = {}
-    for stem, data in shipped.items():
+    for stem, data in {**shipped, "comparison": comparison_of(shipped["harlow"])}.items():
         for name, figure in standard_figures(data).items():
             assert_readable(figure, f"{stem}/{name}")
             drawn.setdefault(name, stem)
