@@ -16,10 +16,21 @@ def write(tmp_path, text, name="p.yaml"):
     return path
 
 
-@pytest.mark.parametrize("protocol", sorted((ROOT / "protocols").glob("*.yaml")), ids=lambda p: p.name)
+RUNS = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if not p.name.startswith("compare_"))
+
+
+@pytest.mark.parametrize("protocol", RUNS, ids=lambda p: p.name)
 def test_shipped_protocols_are_valid(protocol):
     spec = load(protocol)
     assert spec["name"] == protocol.stem
+
+
+@pytest.mark.parametrize("comparison", sorted((ROOT / "protocols").glob("compare_*.yaml")), ids=lambda p: p.name)
+def test_shipped_comparisons_are_valid(comparison):
+    from metods_sim.compare import read_comparison
+
+    read = read_comparison(comparison)
+    assert read["name"] == comparison.stem and len(read["specs"]) >= 2
 
 
 def test_an_empty_protocol_gets_every_default(tmp_path):
