@@ -12,8 +12,6 @@ from metods_sim.tasks import make_task
 
 from conftest import spec_for
 
-torch.set_num_threads(1)
-
 
 def setup(kind="harlow", **changes):
     spec = spec_for(kind, **{"agent.dtype": "float64", **changes})

@@ -12,7 +12,6 @@ from metods_sim.tasks import make_task
 from metods_sim.trainers import GradientTrainer
 from metods_sim.trainers.gradient import gae
 
-torch.set_num_threads(1)
 
 SMALL = {"presentations": 3, "pattern_size": 4}
 
