@@ -33,6 +33,9 @@ def test_compare_runs_every_trainer_and_seed_into_one_dataset(tmp_path):
     table = comparison_table(ds)
     assert table["return_mean"].dims == ("trainer",) and table["kappa"].dims == ("trainer", "coef")
     assert np.all(table["env_steps"] > 0)
+    low = comparison_table(ds, share=-10.0)        # every validation is above: reached at the first generation
+    assert low["reached"].values.tolist() == [2, 2]
+    np.testing.assert_allclose(low["env_steps_to"], ds["env_steps"].isel(generation=0).mean("seed"))
     assert "return_mean" in done.stdout and "gradient" in done.stdout
     plotted = cli("plot", tmp_path / "out" / "compare.nc", "--out", tmp_path / "figs")
     assert plotted.returncode == 0, plotted.stderr

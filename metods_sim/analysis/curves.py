@@ -59,17 +59,25 @@ def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.D
     return table
 
 
-def comparison_table(ds: xr.Dataset) -> xr.Dataset:
+def comparison_table(ds: xr.Dataset, share: float = 0.95) -> xr.Dataset:
     """The trainers of a comparison (`python -m metods_sim compare`) side by side, one row per trainer.
 
     ds: eval_* (trainer, seed, episode[, trial]), env_steps and wall_time (trainer, seed, generation; NaN past a
     run's end), best_params (trainer, seed, param) with coordinate param_name. Returns ablation_table's columns
-    plus env_steps and wall_time (s) at the end of training and the mean learned alpha, kappa, beta entries
-    (averaged over seeds; kappa and beta over `coef`, their vector order s = 1..S, l = 0..s).
+    plus env_steps and wall_time (s) at the end of training; env_steps_to and wall_time_to, where the validation
+    return first reached `share` × the task optimum (mean over the seeds that reached it; reached: how many did);
+    and the mean learned alpha, kappa, beta entries (averaged over seeds; kappa and beta over `coef`, their
+    vector order s = 1..S, l = 0..s).
     """
     table = ablation_table(ds, "trainer")
     for name in ("env_steps", "wall_time"):
         table[name] = ds[name].max("generation").mean("seed")
+    if "task_optimum" in ds.attrs:
+        above = ds["center_return"] >= share * float(ds.attrs["task_optimum"])
+        first = above.argmax("generation")
+        table["reached"] = above.any("generation").sum("seed")
+        for name in ("env_steps", "wall_time"):
+            table[f"{name}_to"] = ds[name].isel(generation=first).where(above.any("generation")).mean("seed")
     names = ds["param_name"].values
     params = ds["best_params"].mean("seed")
     if (names == "alpha").any():
