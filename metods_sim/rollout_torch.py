@@ -63,8 +63,8 @@ def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=F
     params = params.reshape(-1, agent.layout.size)
     P, E, T, A = params.shape[0], episodes.data.shape[0], task.max_steps, task.n_actions
     B, dtype = P * E, params.dtype
-    arrays = per_row(torch_arrays(agent, params), E)
-    W = initial_W(torch_arrays(agent, params), episodes, P, device)
+    members = torch_arrays(agent, params)
+    arrays, W = per_row(members, E), initial_W(members, episodes, P, device)
     reset_all, observe_all, step_all = batched(type(task))
     cfg, data, noise = task.config(), np.tile(episodes.data, (P, 1)), np.tile(episodes.noise, (P, 1))
     states, obs = np.zeros((B, task.state_size), np.int64), np.zeros((B, task.obs_size))
