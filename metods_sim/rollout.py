@@ -33,7 +33,9 @@ class Episodes(NamedTuple):
 
 
 class Rollouts(NamedTuple):
-    """returns: (P, E) float64; metrics: (P, E, M) float64; steps: (P, E) int64 environment steps taken.
+    """returns: (P, E) float64; metrics: (P, E, M) float64; steps: (P, E) int64 environment steps taken;
+    diverged: (P, E) bool, the episode ended with a non-finite fast weight (W overflowed or became NaN; no
+    operation of the rule turns a non-finite weight finite again, so the episode's end is the one place to look).
     With record > 0, for member 0 and the first `record` episodes, over (episode, time): W (…, post, pre),
     v (…, neuron) = v_S, action, reward, value, obs; steps after an episode's end are left at zero."""
 
@@ -46,6 +48,7 @@ class Rollouts(NamedTuple):
     reward: np.ndarray | None = None
     value: np.ndarray | None = None
     obs: np.ndarray | None = None
+    diverged: np.ndarray | None = None
 
 
 def draw_episodes(task, agent, rng: np.random.Generator, episodes: int) -> Episodes:
@@ -67,17 +70,19 @@ def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Roll
     returns = np.zeros((P, E))
     metrics = np.zeros((P, E, M))
     steps = np.zeros((P, E), dtype=np.int64)
+    diverged = np.zeros((P, E), dtype=np.bool_)
     R = min(record, E)
     rec = (np.zeros((R, T, N, N), dtype), np.zeros((R, T, N), dtype), np.zeros((R, T), np.int64),
            np.zeros((R, T)), np.zeros((R, T), dtype), np.zeros((R, T, task.obs_size), dtype))
     kernel = _kernel_for(type(task))
-    kernel(*arrays, agent.steps, agent.write_code, agent.action == "greedy", task.config(),
+    kernel(*arrays, agent.steps, agent.write_code, agent.action == "greedy", dtype.type(agent.W_clip),
+           task.config(),
            np.ascontiguousarray(episodes.data), np.ascontiguousarray(episodes.noise),
            np.ascontiguousarray(episodes.W0_noise, dtype=dtype), task.max_steps, task.state_size, task.obs_size,
-           returns, metrics, steps, *rec)
+           returns, metrics, steps, diverged, *rec)
     if R == 0:
-        return Rollouts(returns, metrics, steps)
-    return Rollouts(returns, metrics, steps, *rec)
+        return Rollouts(returns, metrics, steps, diverged=diverged)
+    return Rollouts(returns, metrics, steps, *rec, diverged=diverged)
 
 
 def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 0) -> Rollouts:
@@ -114,6 +119,8 @@ def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 
         out = np.einsum("bij,bj->bi", a["g_weight"], v) + a["g_bias"]
         action = _choose_all(out[:, :A], noise[:, t], agent.action == "greedy")
         step_all(cfg, data, states, action, metrics, rewards, done)
+        if agent.W_clip:
+            W_next = _clip_all(W_next, agent.W_clip)
         W = np.where(live[:, None, None], W_next, W)
         for store, value in zip(rec, (W_next, v, action, rewards, out[:, A], obs)):
             store[live[:R], t] = value[:R][live[:R]]
@@ -123,8 +130,14 @@ def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 
         prev_r = rewards.copy()
         if done.all():
             break
-    result = Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E))
-    return result._replace(**dict(zip(Rollouts._fields[3:], rec))) if R else result
+    result = Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E),
+                      diverged=~np.isfinite(W).all(axis=(1, 2)).reshape(P, E))
+    return result._replace(**dict(zip(Rollouts._fields[3:9], rec))) if R else result
+
+
+def _clip_all(W, bound):
+    # comparisons, as in the kernel's _clip: NaN stays NaN
+    return np.where(W > bound, bound, np.where(W < -bound, -bound, W)).astype(W.dtype)
 
 
 def _choose_all(logits, uniform, greedy):
@@ -160,8 +173,8 @@ def _fingerprint(task_cls) -> str:
 def _make_kernel(task_reset, task_observe, task_step, fingerprint):
     @njit(parallel=True, **JIT)
     def kernel(f_weight, f_bias, g_weight, g_bias, alpha, kappa, beta, L, U1, U2, W0,
-               steps, write, greedy, cfg, data, noise, W0_noise, T, state_size, obs_size,
-               returns, metrics, n_steps, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
+               steps, write, greedy, W_clip, cfg, data, noise, W0_noise, T, state_size, obs_size,
+               returns, metrics, n_steps, diverged, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
         P, N, d_in = f_weight.shape
         A = g_weight.shape[1] - 1
         E = data.shape[0]
@@ -191,6 +204,8 @@ def _make_kernel(task_reset, task_observe, task_step, fingerprint):
                 for i in range(N):
                     v0[i] = sigma(v0[i])
                 recursive_step(Ws, vs, u, hidden, alpha[p], kappa[p], beta[p], steps, write, L[p], U1[p], U2[p])
+                if W_clip > 0:
+                    _clip(Ws[steps], W_clip)
                 _affine(g_weight[p], g_bias[p], vs[steps], out)
                 a = _choose(out, A, greedy, noise[e, t] if not greedy else 0.0)
                 r, done = task_step(cfg, data[e], state, a, metrics[p, e])
@@ -212,6 +227,7 @@ def _make_kernel(task_reset, task_observe, task_step, fingerprint):
                     break
             returns[p, e] = total
             n_steps[p, e] = t
+            diverged[p, e] = not _finite(Ws[0])
 
     return kernel
 
@@ -224,6 +240,27 @@ def _affine(weight, bias, v, out):
         for j in range(weight.shape[1]):
             acc += weight[i, j] * v[j]
         out[i] = acc
+
+
+@njit(inline="always", **JIT)
+def _clip(W, bound):
+    """agent.W_clip: every fast weight into [-bound, bound]. Written with comparisons so that NaN stays NaN
+    (min/max would turn it into a bound) and is still reported as divergence."""
+    flat = W.ravel()
+    for k in range(flat.size):
+        if flat[k] > bound:
+            flat[k] = bound
+        elif flat[k] < -bound:
+            flat[k] = -bound
+
+
+@njit(inline="always", **JIT)
+def _finite(W):
+    flat = W.ravel()
+    for k in range(flat.size):
+        if not math.isfinite(flat[k]):
+            return False
+    return True
 
 
 @njit(inline="always", **JIT)
