@@ -107,8 +107,8 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
                      best=result.best, center=result.center, attrs=attrs)
     try:
         return write(ds, out / "results.nc")
-    except OSError as error:
-        raise OutputError(f"{out / 'results.nc'}: cannot write the results ({error.strerror or error}); the "
+    except (OSError, RuntimeError) as error:  # netCDF reports a full disk as RuntimeError('NetCDF: HDF error')
+        raise OutputError(f"{out / 'results.nc'}: cannot write the results ({_why(error)}); the "
                           f"trained state is in {out / CHECKPOINT}: make room, then run "
                           f"python -m metods_sim resume {out}") from None
 
@@ -125,7 +125,7 @@ def _checkpointer(out: Path, about: dict):
             if not warned:
                 warned.append(True)
                 print(f"warning: {out / CHECKPOINT}: cannot write the checkpoint at generation {generations} "
-                      f"({error.strerror or error}); training goes on", file=sys.stderr)
+                      f"({_why(error)}); training goes on", file=sys.stderr)
 
     return save
 
@@ -158,7 +158,7 @@ def prepare(out: Path, spec: dict, task, agent, *, force: bool, keep: bool = Fal
         atomic_write(out / ".write-test", lambda tmp: None)
         (out / ".write-test").unlink()
     except OSError as error:
-        raise ProtocolError(f"{out}: cannot write the run directory ({error.strerror or error})") from None
+        raise ProtocolError(f"{out}: cannot write the run directory ({_why(error)})") from None
     need, free = bytes_needed(spec, task, agent), shutil.disk_usage(out).free
     if free < need:
         raise ProtocolError(f"{out}: the run needs about {_size(need)} for its results and checkpoints, "
@@ -166,6 +166,8 @@ def prepare(out: Path, spec: dict, task, agent, *, force: bool, keep: bool = Fal
     if not keep:
         for path in held:
             path.unlink()
+    for leftover in out.glob(".*.part"):  # the temporary file of a write that a kill cut short
+        leftover.unlink()
 
 
 def bytes_needed(spec: dict, task, agent) -> int:
@@ -178,6 +180,10 @@ def bytes_needed(spec: dict, task, agent) -> int:
     covariance = size if t["algorithm"] == "xnes" else 0   # xnes keeps a full size × size matrix
     checkpoint = curve + size * (t["popsize"] + 16 + covariance)
     return 8 * (results + 2 * size + 2 * checkpoint) + 2**20
+
+
+def _why(error) -> str:
+    return getattr(error, "strerror", None) or str(error)
 
 
 def _size(n: int) -> str:
