@@ -38,6 +38,8 @@ def load(path, overrides=(), *, seed=None) -> dict:
         text = path.read_text()
     except FileNotFoundError:
         raise ProtocolError(f"{path}: no such protocol file") from None
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{path}: cannot read the protocol file (not UTF-8 text)") from None
     except OSError as error:
         raise ProtocolError(f"{path}: cannot read the protocol file ({error.strerror})") from None
     raw = parse(text, str(path))
@@ -59,8 +61,9 @@ def parse(text: str, source: str) -> dict:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "cannot be parsed"
         raise ProtocolError(f"{source}: invalid YAML{where}: {problem}") from None
-    if raw is None:
-        return {}
+    if raw is None:  # an empty file is more likely a mistake (a truncated copy) than a wish for every default
+        raise ProtocolError(f"{source}: empty protocol; expected a mapping of sections (task, agent, trainer, ...), "
+                            f"or {{}} for every default")
     if not isinstance(raw, dict):
         raise ProtocolError(f"{source}: expected a mapping of sections (task, agent, trainer, ...), "
                             f"got {type(raw).__name__}")
