@@ -80,7 +80,7 @@ def resume(run_dir, *, progress=True, command="") -> Path:
     the run would have written had it never stopped (wall-clock attributes and coordinates aside)."""
     out = Path(run_dir)
     about = _read_checkpoint(out)
-    spec = validate(about["spec"], f"{out / CHECKPOINT} (stored protocol)")
+    about["spec"] = spec = validate(about["spec"], f"{out / CHECKPOINT} (stored protocol)")
     _check_unfinished(out)
     task, agent, trainer = build(spec)
     prepare(out, spec, task, agent, force=True, keep=True)
@@ -91,8 +91,9 @@ def resume(run_dir, *, progress=True, command="") -> Path:
 
 def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=None, progress=True) -> Path:
     spec = about["spec"]
+    checkpoints = _Checkpoints(out, about)
     with _progress_bar(spec, progress) as show:
-        result = trainer.train(initial, on_generation=show, state=state, checkpoint=_checkpointer(out, about))
+        result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints)
     final = result.best if spec["evaluation"]["agent"] == "best" else result.center
     try:
         test = draw_episodes(task, agent, rng_for(spec["seed"], "test"), spec["evaluation"]["episodes"])
@@ -108,26 +109,30 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
     try:
         return write(ds, out / "results.nc")
     except (OSError, RuntimeError) as error:  # netCDF reports a full disk as RuntimeError('NetCDF: HDF error')
-        raise OutputError(f"{out / 'results.nc'}: cannot write the results ({_why(error)}); the "
-                          f"trained state is in {out / CHECKPOINT}: make room, then run "
-                          f"python -m metods_sim resume {out}") from None
+        saved = ("nor any checkpoint: make room and run it again" if checkpoints.last is None else
+                 f"the checkpoint of generation {checkpoints.last} is in {out / CHECKPOINT}: make room, then run "
+                 f"python -m metods_sim resume {out}")
+        raise OutputError(f"{out / 'results.nc'}: cannot write the results ({_why(error)}); {saved}") from None
 
 
-def _checkpointer(out: Path, about: dict):
-    """The trainer's checkpoint hook. A failed write (a full disk) warns once and training goes on: the
-    previous checkpoint is intact, and the results may still fit at the end."""
-    warned = []
+class _Checkpoints:
+    """The trainer's checkpoint hook, writing DIR/checkpoint.pkl. A failed write (a full disk) warns once and
+    training goes on: the previous checkpoint is intact, and the results may still fit at the end.
+    last: the generations done in the newest checkpoint on disk, None when there is none."""
 
-    def save(state, generations):
+    def __init__(self, out: Path, about: dict):
+        self.out, self.about, self.warned = out, about, False
+        self.last = about.get("generations")
+
+    def __call__(self, state, generations):
         try:
-            write_checkpoint(out, **{**about, "generations": generations}, trainer=state)
+            write_checkpoint(self.out, **{**self.about, "generations": generations}, trainer=state)
+            self.last = generations
         except OSError as error:
-            if not warned:
-                warned.append(True)
-                print(f"warning: {out / CHECKPOINT}: cannot write the checkpoint at generation {generations} "
+            if not self.warned:
+                self.warned = True
+                print(f"warning: {self.out / CHECKPOINT}: cannot write the checkpoint of generation {generations} "
                       f"({_why(error)}); training goes on", file=sys.stderr)
-
-    return save
 
 
 @contextlib.contextmanager

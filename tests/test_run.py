@@ -164,8 +164,8 @@ def test_results_that_no_longer_fit_after_training_leave_the_checkpoint_to_resum
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
         signal.signal(signal.SIGXFSZ, ignored)
     assert code == 1 and err == (f"error: {tmp_path / 'results.nc'}: cannot write the results (NetCDF: HDF error); "
-                                 f"the trained state is in {tmp_path / 'checkpoint.pkl'}: make room, then run "
-                                 f"python -m metods_sim resume {tmp_path}")
+                                 f"the checkpoint of generation 3 is in {tmp_path / 'checkpoint.pkl'}: make room, "
+                                 f"then run python -m metods_sim resume {tmp_path}")
     assert read_checkpoint(tmp_path)["generations"] == 3 and not list(tmp_path.glob(".*.part"))
     code, _ = in_process(["resume", str(tmp_path), "--quiet"])
     assert code == 0 and metods_sim.load(tmp_path).sizes["generation"] == 3
