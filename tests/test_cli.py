@@ -7,9 +7,11 @@ from conftest import ROOT, cli
 def test_help_explains_usage_sections_and_exit_status():
     out = cli("--help")
     assert out.returncode == 0
-    for words in ("PROTOCOL", "--set", "--out", "--seed", "evaluate", "fields", "protocols/harlow.yaml",
-                  "results.nc", "exit status"):
+    for words in ("PROTOCOL", "--set", "--out", "--force", "--seed", "resume DIR", "evaluate", "fields",
+                  "protocols/harlow.yaml", "results.nc", "checkpoint.pkl", "exit status", "SIGTERM"):
         assert words in out.stdout
+    out = cli("resume", "--help")
+    assert out.returncode == 0 and "DIR/checkpoint.pkl" in out.stdout and "time_limit" in out.stdout
 
 
 def test_fields_lists_every_field_and_matches_the_docs():

@@ -1,4 +1,8 @@
-"""ES meta-training through EvoTorch: every algorithm runs, fitness is shared-episode mean return, it learns."""
+"""ES meta-training through EvoTorch: every algorithm runs, fitness is shared-episode mean return, it learns; it
+stops where its state is whole and resumes from that state exactly; diverged members never steer it."""
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -162,3 +166,37 @@ def test_a_population_that_diverges_whole_stops_the_run():
     assert result.stopped_by == "diverged" and result.generations == 1
     assert result.curve["diverged"] == [16] and np.isnan(result.curve["fitness_mean"][0])
     assert result.curve["center_return"] == [-np.inf]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_training_at_the_end_of_the_generation_with_a_checkpoint_that_resumes_exactly(signum):
+    spec, task, agent = build(**{"trainer.generations": 8, "trainer.checkpoint_every": 0})
+    initial = agent.initial(rng_for(0, "init"))
+    alone = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)
+    saved = {}
+
+    def signal_at_3(generation, status, result):
+        if generation == 3:
+            os.kill(os.getpid(), signum)   # a real signal, delivered to this process's main thread
+
+    before = signal.getsignal(signum)
+    stopped = ESTrainer(spec["trainer"], task, agent, seed=0).train(
+        initial, on_generation=signal_at_3, checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert stopped.stopped_by == "interrupted" and stopped.generations == 4 and list(saved) == [4]
+    assert signal.getsignal(signum) is before   # the handler lives as long as the training loop
+    resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[4])
+    assert_same_training(resumed, alone)
+
+
+def test_a_second_signal_stops_training_at_once_without_a_checkpoint():
+    spec, task, agent = build(**{"trainer.generations": 8})
+    saved = {}
+
+    def signal_twice(generation, status, result):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    result = ESTrainer(spec["trainer"], task, agent, seed=0).train(
+        agent.initial(rng_for(0, "init")), on_generation=signal_twice,
+        checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert result.stopped_by == "interrupted" and result.generations == 1 and saved == {}
