@@ -7,6 +7,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numba
@@ -68,7 +69,7 @@ def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> 
     training stops, for `resume`. A DIR that already holds a run is refused unless `force`."""
     task, agent, trainer = build(spec)
     out = Path(out_dir or spec["output"]["dir"] or default_dir(spec["name"]))
-    prepare(out, spec, task, agent, force=force)
+    prepare(out, spec, task, agent, existing="replace" if force else "refuse")
     atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
     initial = agent.initial(rng_for(spec["seed"], "init"))
     about = dict(spec=spec, command=command, resumed=[])
@@ -83,7 +84,7 @@ def resume(run_dir, *, progress=True, command="") -> Path:
     about["spec"] = spec = validate(about["spec"], f"{out / CHECKPOINT} (stored protocol)")
     _check_unfinished(out)
     task, agent, trainer = build(spec)
-    prepare(out, spec, task, agent, force=True, keep=True)
+    prepare(out, spec, task, agent, existing="keep")
     state = about.pop("trainer")
     about["resumed"] = about["resumed"] + [f"generation {about['generations']}: {command}"]
     return _train_and_write(out, about, task, agent, trainer, state=state, progress=progress)
@@ -150,25 +151,26 @@ def _progress_bar(spec, progress):
         yield show
 
 
-def prepare(out: Path, spec: dict, task, agent, *, force: bool, keep: bool = False) -> None:
-    """Refuse, with a ProtocolError and before any training, a run directory that holds a run already (unless
-    force, which deletes it, or keep, for resume), cannot be written, or lacks the space the run needs."""
+def prepare(out: Path, spec: dict, task, agent, *, existing: str = "refuse") -> None:
+    """Refuse, with a ProtocolError and before any training, a run directory that cannot be written, lacks the
+    space the run needs, or holds a run already when `existing` is "refuse" ("replace": delete that run, for
+    --force; "keep": for resume)."""
     held = [out / name for name in ("results.nc", CHECKPOINT) if (out / name).exists()]
-    if held and not force:
+    if held and existing == "refuse":
         raise ProtocolError(f"{out}: holds a run already ({', '.join(p.name for p in held)}); choose another "
                             f"--out, pass --force to replace it, or continue it with python -m metods_sim resume "
                             f"{out}")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / ".write-test", lambda tmp: None)
-        (out / ".write-test").unlink()
+        with tempfile.TemporaryFile(dir=out):
+            pass
     except OSError as error:
         raise ProtocolError(f"{out}: cannot write the run directory ({_why(error)})") from None
     need, free = bytes_needed(spec, task, agent), shutil.disk_usage(out).free
     if free < need:
         raise ProtocolError(f"{out}: the run needs about {_size(need)} for its results and checkpoints, "
                             f"{_size(free)} free")
-    if not keep:
+    if existing == "replace":
         for path in held:
             path.unlink()
     for leftover in out.glob(".*.part"):  # the temporary file of a write that a kill cut short
