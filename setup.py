@@ -28,7 +28,9 @@ setup(
         "pyyaml>=6",
         "gymnasium>=1.0",
         "tqdm>=4.60",
+        "matplotlib>=3.8",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # the notebooks in analysis/ are executed by the tests with a real kernel
+    extras_require={"test": ["pytest>=8", "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.29"]},
     entry_points={"console_scripts": ["metods-sim=metods_sim.cli:main"]},
 )

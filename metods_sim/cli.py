@@ -1,5 +1,6 @@
 """Command line: `python -m metods_sim PROTOCOL ...` runs a protocol; `python -m metods_sim resume DIR` continues
 a stopped run from its checkpoint; `python -m metods_sim evaluate RESULTS.nc` re-evaluates a trained agent;
+`python -m metods_sim plot RESULTS.nc` renders its standard figures;
 `python -m metods_sim fields` lists every protocol field."""
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from .protocol.schema import KINDED, SECTIONS, TOP
 USAGE = """\
 python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--force] [--seed N] [--quiet]
        python -m metods_sim resume DIR [--quiet]
-       python -m metods_sim evaluate RESULTS.nc [--episodes N] [--set task.KEY=VALUE ...] [--seed N] [--out FILE]
+       python -m metods_sim evaluate RESULTS.nc [--episodes N] [--record N] [--set task.KEY=VALUE ...] [--seed N]
+                                    [--out FILE]
+       python -m metods_sim plot RESULTS.nc [--out DIR]
        python -m metods_sim fields"""
 
 DESCRIPTION = """\
@@ -41,6 +44,7 @@ examples:
   python -m metods_sim resume runs/harlow/20261125-120000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --episodes 2000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
+  python -m metods_sim plot runs/harlow/20261125-120000/results.nc      (python -m metods_sim plot --help)
 
 exit status: 0 done, 1 the whole population diverged (the dataset holds the run until then) or the results
 could not be written after training (the checkpoint holds it: resume), 2 bad input (one line on stderr names
@@ -55,6 +59,8 @@ def main(argv=None) -> int:
             return _evaluate(argv[1:])
         if argv and argv[0] == "resume":
             return _resume(argv[1:])
+        if argv and argv[0] == "plot":
+            return _plot(argv[1:])
         if argv and argv[0] == "fields":
             print(fields_text())
             return 0
@@ -153,18 +159,79 @@ def _evaluate(argv) -> int:
                    help="override a protocol field for this evaluation, e.g. task.presentations=10")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
     p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+    p.add_argument("--record", type=int, default=0, metavar="N",
+                   help="also store the behaviour (W, activations, actions, rewards, values, observations at every "
+                        "step) of the first N episodes, as a run stores recording.episodes (default 0)")
     p.add_argument("--out", metavar="FILE", help="also write the evaluation as a netCDF dataset")
     args = p.parse_args(argv)
-    if args.episodes is not None and args.episodes < 1:
-        raise ProtocolError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    for option, value, least in (("--episodes", args.episodes, 1), ("--record", args.record, 0)):
+        if value is not None and value < least:
+            raise ProtocolError(f"{option}: expected an integer >= {least}, got {value}")
     from .evaluate import evaluate
     from .analysis import summary_text
     from .results import write
 
-    ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent)
+    ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
+                  record=args.record, command="python -m metods_sim evaluate " + shlex.join(argv))
     print(summary_text(ds))
     if args.out:
         print(f"wrote {write(ds, args.out)}")
+    return 0
+
+
+PLOT_DESCRIPTION = """\
+Render the standard figures of a run or evaluation dataset, each as PNG and PDF, without a notebook:
+
+  learning_curve           return per episode over environment steps: search centre (validation episodes),
+                           population mean, task optimum; needs the training curve (a run's results.nc)
+  correct_by_presentation  rewarded object chosen per presentation, 95% intervals, chance; needs eval_correct
+  weight_pca               W on its first two principal components, steps around the first choice, episodes
+                           coloured by that choice's outcome (the paper's two modes)
+  first_outcome_in_W       leave-one-out decoding of the first outcome from W at every presentation's choice
+  energy                   Hopfield energy -v'Wv around the first choice, by its outcome
+  weight_change            sum |dW| per step against the reward the agent receives at that step
+
+The last four read the recorded behaviour (W, activation, reward): a run stores recording.episodes of them,
+`python -m metods_sim evaluate RESULTS.nc --record N --out FILE` stores N; the PCA, decoding and energy
+figures need at least two recorded episodes of each first-choice outcome (Harlow). A figure whose data the
+dataset lacks is skipped and named."""
+
+PLOT_EPILOG = """\
+examples:
+  python -m metods_sim plot runs/harlow/20261125-120000        (writes runs/harlow/20261125-120000/results-figures/)
+  python -m metods_sim plot data/harlow_recording.nc --out figs
+
+exit status: 0 done, 2 bad input (a missing or unreadable file, or a dataset with nothing to plot)."""
+
+
+def _plot(argv) -> int:
+    p = argparse.ArgumentParser(prog="python -m metods_sim plot", description=PLOT_DESCRIPTION, epilog=PLOT_EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", help="a run's results.nc (or its directory), or a dataset written by evaluate --out")
+    p.add_argument("--out", metavar="DIR", help="folder for the figures (default: beside the dataset, named after "
+                                                "it: .../results.nc -> .../results-figures/)")
+    args = p.parse_args(argv)
+    from .results import open_results
+
+    ds = open_results(args.results)
+    path = Path(args.results) / "results.nc" if Path(args.results).is_dir() else Path(args.results)
+    import matplotlib
+
+    matplotlib.use("Agg")   # files only: no display needed, none opened
+    from .analysis.figures import FIGURES, save, standard_figures
+
+    figures = standard_figures(ds)
+    if not figures:
+        raise ProtocolError(f"{args.results}: nothing to plot: expected a training curve (fitness_mean, "
+                            f"center_return), eval_correct, or a recording (W, activation, reward, sample_length)")
+    out = Path(args.out) if args.out else path.with_name(f"{path.stem}-figures")
+    if out.exists() and not out.is_dir():
+        raise ProtocolError(f"--out {out}: expected a folder for the figures, got an existing file")
+    for name, figure in figures.items():
+        print("wrote " + ", ".join(map(str, save(figure, out / name))))
+    skipped = [name for name in FIGURES if name not in figures]
+    if skipped:
+        print(f"skipped (this dataset lacks what they need, see --help): {', '.join(skipped)}")
     return 0
 
 

@@ -7,20 +7,19 @@ import numpy as np
 
 from .agents import make_agent
 from .protocol import ProtocolError, apply_override, parse, validate
-from .results import evaluation_dataset, load
+from .results import evaluation_dataset, open_results
 from .rollout import draw_episodes, rollout
 from .run import provenance
 from .seeding import rng_for
 from .tasks import make_task
 
 
-def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None):
-    """Returns an xarray.Dataset with eval_return, eval_steps and eval_<metric> over fresh test episodes."""
+def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0, command=None):
+    """Returns an xarray.Dataset with eval_return, eval_steps and eval_<metric> over fresh test episodes, and,
+    with record > 0, the recorded behaviour (W, activation, action, reward, value, observation over sample, time)
+    of the first `record` of them."""
     path = Path(path)
-    try:
-        ds = load(path)
-    except (FileNotFoundError, OSError, ValueError) as error:
-        raise ProtocolError(f"{path}: cannot open as a results dataset ({error.__class__.__name__})") from None
+    ds = open_results(path)
     if "protocol" not in ds.attrs or "best_params" not in ds:
         raise ProtocolError(f"{path}: not a metods_sim results dataset (no protocol attribute or best_params)")
     raw = parse(ds.attrs["protocol"], f"{path} (stored protocol)")
@@ -35,8 +34,9 @@ def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None):
         raise ProtocolError(f"{path}: the stored agent has {genome.size} parameters but the changed task needs "
                             f"{brain.layout.size}; only change task fields that keep the observation and actions")
     n = episodes or spec["evaluation"]["episodes"]
-    result = rollout(brain, task, genome, draw_episodes(task, brain, rng_for(seed, "reevaluate"), n))
+    result = rollout(brain, task, genome, draw_episodes(task, brain, rng_for(seed, "reevaluate"), n), record=record)
     out = evaluation_dataset(result, task)
-    out.attrs.update(provenance(spec, command=f"evaluate {path}"))
-    out.attrs.update(task_optimum=task.optimum, evaluated_agent=which, source=str(path), status="finished")
+    out.attrs.update(provenance(spec, command=command or f"evaluate {path}"))
+    out.attrs.update(task_optimum=task.optimum, evaluated_agent=which, source=str(path),
+                     source_git_revision=ds.attrs.get("git_revision", "unknown"), status="finished")
     return out

@@ -2,20 +2,24 @@
 
 `rollout(agent, task, params, episodes)` runs every member of a population on every episode. One kernel is
 compiled per task (its three functions are fused in) and per float type; the agent's variants (S, write, α, W0)
-are arguments. Buffers are allocated once per episode, before the time loop.
+are arguments. The agents (member × episode pairs) run in blocks of `plasticity.kernel.LANES`, one SIMD lane each:
+the network steps every lane of a block at once, the task steps each live lane. Blocks are spread over the
+threads (`prange`); buffers are allocated once per block, before the time loop. A lane computes the same numbers
+whatever its block or position, so a member scores the same alone or in a population, on any number of threads.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import math
+import types
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-from .plasticity import recursive_step
+from .plasticity.kernel import LANES, expand_beta, matvec, recursive_step
 from .plasticity.activation import sigma
 from .plasticity.jit import JIT
 
@@ -152,26 +156,37 @@ _KERNELS = {}
 
 
 def _kernel_for(task_cls):
+    """The fused kernel of a task class, compiled once per float type and cached on disk.
+
+    The task's functions reach the kernel as globals of its own copy of `_make_kernel`'s kernel, not as closure
+    cells: Numba keys its disk cache on the pickled closure, and a pickled dispatcher differs in every process
+    (the cache would never hit). The one closure cell is the fingerprint, so the key changes with the sources."""
     if task_cls not in _KERNELS:
-        _KERNELS[task_cls] = _make_kernel(task_cls.reset, task_cls.observe, task_cls.step,
-                                          _fingerprint(task_cls))
+        template = _make_kernel(_fingerprint(task_cls))
+        namespace = dict(globals(), task_reset=task_cls.reset, task_observe=task_cls.observe,
+                         task_step=task_cls.step)
+        kernel = types.FunctionType(template.__code__, namespace, template.__name__, None, template.__closure__)
+        kernel.__qualname__ = template.__qualname__
+        _KERNELS[task_cls] = njit(parallel=True, **JIT)(kernel)
     return _KERNELS[task_cls]
 
 
 def _fingerprint(task_cls) -> str:
-    """Hash of every source file that can be fused into a task's kernel: this file, the rule's package and the
-    task's package (a task may call helpers of another task's module). Numba keys its on-disk cache on the
-    kernel's own file and pickles the fused functions by name only, so without this an edited task or rule
-    would silently run from a stale cache."""
+    """Hash of the task's identity and of every source file that can be fused into its kernel: this file, the
+    rule's package and the task's package (a task may call helpers of another task's module). Numba keys its
+    on-disk cache on the kernel's own bytecode only, so without this an edited task or rule would silently run
+    from a stale cache, and two tasks would share one entry."""
     from . import plasticity
 
     folders = {Path(plasticity.__file__).parent, Path(inspect.getsourcefile(task_cls)).parent}
     files = [Path(__file__)] + sorted(f for folder in folders for f in folder.glob("*.py"))
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    identity = f"{task_cls.__module__}.{task_cls.__qualname__}".encode()
+    return hashlib.sha256(identity + b"".join(f.read_bytes() for f in files)).hexdigest()
 
 
-def _make_kernel(task_reset, task_observe, task_step, fingerprint):
-    @njit(parallel=True, **JIT)
+def _make_kernel(fingerprint):
+    """The kernel's Python function, with free names task_reset, task_observe, task_step bound by `_kernel_for`."""
+
     def kernel(f_weight, f_bias, g_weight, g_bias, alpha, kappa, beta, L, U1, U2, W0,
                steps, write, greedy, W_clip, cfg, data, noise, W0_noise, T, state_size, obs_size,
                returns, metrics, n_steps, diverged, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
@@ -180,66 +195,113 @@ def _make_kernel(task_reset, task_observe, task_step, fingerprint):
         E = data.shape[0]
         R = rec_W.shape[0]
         H = max(U1.shape[1], 1)
+        S1 = steps + 1
         dt = f_weight.dtype
         if T < 0:
             raise ValueError(fingerprint)  # makes the fingerprint part of the cache key
-        for k in prange(P * E):
-            p, e = k // E, k % E
-            Ws = np.empty((steps + 1, N, N), dt)
-            vs = np.empty((steps + 1, N), dt)
-            u = np.empty(N, dt)
-            hidden = np.empty(H, dt)
-            x = np.zeros(d_in, dt)
-            out = np.empty(A + 1, dt)
-            state = np.zeros(state_size, np.int64)
-            obs = x[:obs_size]
-            Ws[0] = W0[p] + W0_noise[e]
-            task_reset(cfg, data[e], state)
-            total = 0.0
-            t = 0
-            while t < T:
-                task_observe(cfg, data[e], state, obs)
-                v0 = vs[0]
-                _affine(f_weight[p], f_bias[p], x, v0)
+        agents = P * E                    # agent k runs member k // E on episode k % E
+        for block in prange((agents + LANES - 1) // LANES):
+            member = np.empty(LANES, np.int64)
+            episode = np.empty(LANES, np.int64)
+            done = np.empty(LANES, np.bool_)
+            for lane in range(LANES):
+                k = min(block * LANES + lane, agents - 1)   # padding lanes repeat the last agent, never step
+                member[lane], episode[lane] = k // E, k % E
+                done[lane] = block * LANES + lane >= agents
+            fw, fb = _gather(f_weight, member, dt), _gather(f_bias.reshape((P, N, 1)), member, dt)
+            gw, gb = _gather(g_weight, member, dt), _gather(g_bias.reshape((P, A + 1, 1)), member, dt)
+            al, ka = _gather(alpha, member, dt), _gather(kappa, member, dt)
+            Lb, U1b, U2b = _gather(L, member, dt), _gather(U1, member, dt), _gather(U2, member, dt)
+            W = _gather(W0, member, dt)
+            c = np.zeros((S1, LANES), dt)
+            d = np.zeros((S1, S1, LANES), dt)
+            for lane in range(LANES):
+                expand_beta(beta[member[lane]], c, d, lane, steps)
                 for i in range(N):
-                    v0[i] = sigma(v0[i])
-                recursive_step(Ws, vs, u, hidden, alpha[p], kappa[p], beta[p], steps, write, L[p], U1[p], U2[p])
+                    for j in range(N):
+                        W[i, j, lane] += W0_noise[episode[lane], i, j]
+            vs = np.zeros((S1, N, LANES), dt)
+            us = np.zeros((S1, N, LANES), dt)
+            scratch = (np.empty((N, LANES), dt), np.empty((S1, N, LANES), dt), np.empty((S1, LANES), dt),
+                       np.empty((H, LANES), dt), np.empty((S1, N, LANES), dt))
+            x = np.zeros((d_in, LANES), dt)
+            out = np.empty((A + 1, LANES), dt)
+            obs = np.zeros((LANES, obs_size), dt)
+            state = np.zeros((LANES, state_size), np.int64)
+            total = np.zeros(LANES)
+            taken = np.zeros(LANES, np.int64)
+            bad = np.zeros(LANES, np.bool_)
+            for lane in range(LANES):
+                task_reset(cfg, data[episode[lane]], state[lane])
+            t = 0
+            while t < T and not done.all():
+                for lane in range(LANES):
+                    if not done[lane]:
+                        task_observe(cfg, data[episode[lane]], state[lane], obs[lane])
+                        for j in range(obs_size):
+                            x[j, lane] = obs[lane, j]
+                matvec(fw, x, vs[0])
+                for i in range(N):
+                    for lane in range(LANES):
+                        vs[0, i, lane] = sigma(vs[0, i, lane] + fb[i, 0, lane])
+                recursive_step(W, vs, us, al, ka, c, d, steps, write, Lb, U1b, U2b, scratch)
                 if W_clip > 0:
-                    _clip(Ws[steps], W_clip)
-                _affine(g_weight[p], g_bias[p], vs[steps], out)
-                a = _choose(out, A, greedy, noise[e, t] if not greedy else 0.0)
-                r, done = task_step(cfg, data[e], state, a, metrics[p, e])
-                total += r
-                if p == 0 and e < R:
-                    rec_W[e, t] = Ws[steps]
-                    rec_v[e, t] = vs[steps]
-                    rec_a[e, t] = a
-                    rec_r[e, t] = r
-                    rec_value[e, t] = out[A]
-                    rec_obs[e, t] = obs
-                Ws[0] = Ws[steps]
-                for j in range(A):
-                    x[obs_size + j] = 0.0
-                x[obs_size + a] = 1.0
-                x[obs_size + A] = r
+                    _clip(W, W_clip)
+                matvec(gw, vs[steps], out)
+                for i in range(A + 1):
+                    for lane in range(LANES):
+                        out[i, lane] += gb[i, 0, lane]
+                for lane in range(LANES):
+                    if done[lane]:
+                        continue
+                    p, e = member[lane], episode[lane]
+                    a = _choose(out, lane, A, greedy, noise[e, t] if not greedy else 0.0)
+                    r, finished = task_step(cfg, data[e], state[lane], a, metrics[p, e])
+                    total[lane] += r
+                    taken[lane] = t + 1
+                    done[lane] = finished
+                    if finished:  # the lane's W steps on with the block's: judge it now
+                        bad[lane] = not _finite(W, lane)
+                    if p == 0 and e < R:
+                        _record(W, vs[steps], out, obs, lane, e, t, a, r, A, rec_W, rec_v, rec_a, rec_r,
+                                rec_value, rec_obs)
+                    for j in range(A):
+                        x[obs_size + j, lane] = 0.0
+                    x[obs_size + a, lane] = 1.0
+                    x[obs_size + A, lane] = r
                 t += 1
-                if done:
-                    break
-            returns[p, e] = total
-            n_steps[p, e] = t
-            diverged[p, e] = not _finite(Ws[0])
+            for lane in range(min(LANES, agents - block * LANES)):
+                returns[member[lane], episode[lane]] = total[lane]
+                n_steps[member[lane], episode[lane]] = taken[lane]
+                diverged[member[lane], episode[lane]] = bad[lane] if done[lane] else not _finite(W, lane)
 
     return kernel
 
 
+@njit(**JIT)
+def _gather(src, member, dt):
+    """src (P, a, b) → (a, b, lanes): lane l holds src[member[l]]. (The lane count comes from `member`, not from
+    LANES: Numba's disk cache would not see a change of another module's constant.)"""
+    out = np.empty((src.shape[1], src.shape[2], member.shape[0]), dt)
+    for lane in range(member.shape[0]):
+        m = src[member[lane]]
+        for i in range(src.shape[1]):
+            for j in range(src.shape[2]):
+                out[i, j, lane] = m[i, j]
+    return out
+
+
 @njit(inline="always", **JIT)
-def _affine(weight, bias, v, out):
-    """out = weight v + bias: f before its tanh, or g's action logits then value."""
-    for i in range(weight.shape[0]):
-        acc = bias[i]
-        for j in range(weight.shape[1]):
-            acc += weight[i, j] * v[j]
-        out[i] = acc
+def _record(W, v, out, obs, lane, e, t, a, r, A, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
+    for i in range(W.shape[0]):
+        rec_v[e, t, i] = v[i, lane]
+        for j in range(W.shape[1]):
+            rec_W[e, t, i, j] = W[i, j, lane]
+    rec_a[e, t] = a
+    rec_r[e, t] = r
+    rec_value[e, t] = out[A, lane]
+    for j in range(obs.shape[1]):
+        rec_obs[e, t, j] = obs[lane, j]
 
 
 @njit(inline="always", **JIT)
@@ -255,29 +317,29 @@ def _clip(W, bound):
 
 
 @njit(inline="always", **JIT)
-def _finite(W):
-    flat = W.ravel()
-    for k in range(flat.size):
-        if not math.isfinite(flat[k]):
-            return False
+def _finite(W, lane):
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            if not math.isfinite(W[i, j, lane]):
+                return False
     return True
 
 
 @njit(inline="always", **JIT)
-def _choose(out, A, greedy, uniform):
-    """Argmax of the logits out[:A], or a sample from their softmax with the given uniform draw."""
+def _choose(out, lane, A, greedy, uniform):
+    """Argmax of the logits out[:A, lane], or a sample from their softmax with the given uniform draw."""
     best = 0
     for i in range(1, A):
-        if out[i] > out[best]:
+        if out[i, lane] > out[best, lane]:
             best = i
     if greedy:
         return best
     z = 0.0
     for i in range(A):
-        z += math.exp(out[i] - out[best])
+        z += math.exp(out[i, lane] - out[best, lane])
     acc = 0.0
     for i in range(A):
-        acc += math.exp(out[i] - out[best]) / z
+        acc += math.exp(out[i, lane] - out[best, lane]) / z
         if uniform < acc:
             return i
     return A - 1

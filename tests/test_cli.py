@@ -7,7 +7,7 @@ from conftest import ROOT, cli
 def test_help_explains_usage_sections_and_exit_status():
     out = cli("--help")
     assert out.returncode == 0
-    for words in ("PROTOCOL", "--set", "--out", "--force", "--seed", "resume DIR", "evaluate", "fields",
+    for words in ("PROTOCOL", "--set", "--out", "--force", "--seed", "resume DIR", "evaluate", "plot", "fields",
                   "protocols/harlow.yaml", "results.nc", "checkpoint.pkl", "exit status", "SIGTERM"):
         assert words in out.stdout
     out = cli("resume", "--help")
@@ -118,3 +118,39 @@ def test_a_directory_given_as_protocol_exits_2_with_one_line(tmp_path, capsys):
 
     assert main([str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path}: cannot read the protocol file (Is a directory)\n"
+
+
+def test_plot_help_says_what_each_figure_needs():
+    out = cli("plot", "--help")
+    assert out.returncode == 0
+    for words in ("learning_curve", "weight_pca", "energy", "weight_change", "--record N", "PNG and PDF", "--out DIR",
+                  "exit status"):
+        assert words in out.stdout
+
+
+def test_plot_renders_the_standard_figures_beside_the_dataset(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "data" / "harlow.nc", tmp_path / "run.nc")
+    out = cli("plot", tmp_path / "run.nc")
+    assert out.returncode == 0, out.stderr
+    written = sorted(p.name for p in (tmp_path / "run-figures").iterdir())
+    for name in ("learning_curve", "correct_by_presentation", "weight_pca", "energy", "weight_change"):
+        assert f"{name}.png" in written and f"{name}.pdf" in written
+    assert f"wrote {tmp_path / 'run-figures' / 'energy.png'}" in out.stdout
+
+
+@pytest.mark.parametrize("make,args,expected", [
+    (None, ["absent.nc"], "error: absent.nc: cannot open as a results dataset"),
+    (lambda d: (d / "x.nc").write_text("not netcdf"), ["x.nc"], "error: x.nc: cannot open as a results dataset"),
+    (lambda d: __import__("xarray").Dataset({"y": ("a", [1.0])}).to_netcdf(d / "y.nc"), ["y.nc"],
+     "error: y.nc: nothing to plot: expected a training curve"),
+    (lambda d: (d / "f").write_text(""), [str(ROOT / "data" / "harlow_simple.nc"), "--out", "f"],
+     "error: --out f: expected a folder for the figures, got an existing file"),
+])
+def test_plot_bad_input_exits_2_with_one_line(tmp_path, make, args, expected):
+    if make:
+        make(tmp_path)
+    out = cli("plot", *args, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and expected in out.stderr, out.stderr

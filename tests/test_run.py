@@ -55,8 +55,10 @@ def in_process(argv):
 
 @pytest.fixture(scope="module")
 def left_alone(tmp_path_factory):
+    """The small run from start to end, by the command line, in a fresh process as the resumed one."""
     out = tmp_path_factory.mktemp("alone")
-    run(load(PROTOCOL, SMALL), out_dir=out, progress=False)
+    done = cli(*small(), "--out", out)
+    assert done.returncode == 0, done.stderr
     return metods_sim.load(out)
 
 
@@ -83,7 +85,7 @@ def test_a_run_killed_mid_way_and_resumed_writes_the_dataset_of_the_run_left_alo
     assert not list(tmp_path.glob(".*.part"))
 
 
-def test_a_finished_run_is_not_resumed_and_a_directory_without_checkpoint_is_refused(left_alone, tmp_path):
+def test_a_finished_run_is_not_resumed_and_a_directory_without_checkpoint_is_refused(tmp_path):
     code, err = in_process(["resume", str(tmp_path)])
     assert code == 2 and err == f"error: {tmp_path}: no checkpoint.pkl to resume from (a run writes one every " \
                                 f"trainer.checkpoint_every generations and when training stops)"
@@ -128,7 +130,7 @@ def test_W_clip_is_a_protocol_field_that_bounds_every_fast_weight(tmp_path):
     assert yaml.safe_load(ds.attrs["protocol"])["agent"]["W_clip"] == 0.01
 
 
-def test_an_existing_run_is_never_overwritten_without_force(left_alone, tmp_path):
+def test_an_existing_run_is_never_overwritten_without_force(tmp_path):
     out = tmp_path / "run"
     code, _ = in_process(small("trainer.generations=2") + ["--out", str(out)])
     assert code == 0

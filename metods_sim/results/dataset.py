@@ -40,8 +40,6 @@ def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: d
     ds["center_return"].attrs["description"] = "mean return of the search centre on the validation episodes"
     if evaluation is not None:
         ds = ds.merge(evaluation_dataset(evaluation, task))
-        if evaluation.W is not None:
-            ds = ds.merge(_recording(evaluation))
     ds = ds.assign_coords(param=np.arange(layout.size), param_block=("param", layout.blocks()),
                           param_name=("param", layout.names()))
     ds["best_params"] = ("param", np.asarray(best, dtype=np.float64))
@@ -51,14 +49,15 @@ def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: d
 
 
 def evaluation_dataset(evaluation, task) -> xr.Dataset:
-    """eval_return (episode), eval_steps (episode), eval_<metric> (episode, <metric_dim>) of one agent."""
+    """eval_return (episode), eval_steps (episode), eval_<metric> (episode, <metric_dim>) of one agent, and its
+    recorded sample (W, activation, ...) when the rollout recorded one."""
     E = evaluation.returns.shape[1]
     ds = xr.Dataset(coords={"episode": np.arange(E), task.metric_dim: np.arange(1, task.n_metrics + 1)})
     ds["eval_return"] = ("episode", evaluation.returns[0])
     ds["eval_steps"] = ("episode", evaluation.steps[0])
     ds["eval_diverged"] = ("episode", evaluation.diverged[0].astype(np.int8))  # netCDF has no booleans
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
-    return ds
+    return ds if evaluation.W is None else ds.merge(_recording(evaluation))
 
 
 def _recording(rec) -> xr.Dataset:
@@ -76,7 +75,25 @@ def _recording(rec) -> xr.Dataset:
 
 def write(ds: xr.Dataset, path) -> Path:
     """Write atomically: a reader sees either no file or the whole file, never half of one."""
-    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=_compressed(ds)))
+
+
+def _compressed(ds: xr.Dataset) -> dict:
+    """zlib for every numeric variable: a recorded W is zero after its episode's end (60-step buffers, ~20-step
+    Harlow episodes), so compression makes a recording of a hundred episodes small enough to ship."""
+    return {name: {"zlib": True, "complevel": 4, "shuffle": True}
+            for name, var in ds.variables.items() if var.dtype.kind in "biuf" and var.ndim > 0}
+
+
+def open_results(path) -> xr.Dataset:
+    """`load`, for paths given on the command line: a missing or unreadable file is a ProtocolError (one line
+    naming it, exit status 2), not a traceback."""
+    from ..protocol import ProtocolError
+
+    try:
+        return load(path)
+    except (FileNotFoundError, OSError, ValueError) as error:
+        raise ProtocolError(f"{path}: cannot open as a results dataset ({error.__class__.__name__})") from None
 
 
 def load(path) -> xr.Dataset:

@@ -19,8 +19,19 @@ def test_a_shipped_dataset_records_its_protocol_revision_and_command(path):
     assert {section: _part(validated[section], spec[section]) for section in spec} == spec
     assert (ROOT / "protocols" / f"{spec['name']}.yaml").exists()
     assert len(ds.attrs["git_revision"]) >= 40 and not ds.attrs["git_revision"].endswith("-dirty")
-    assert ds.attrs["command"].startswith("python -m metods_sim protocols/")
     assert ds.attrs["status"] == "finished"
+    if "source" in ds.attrs:   # an evaluation of a shipped run, e.g. with its recorded behaviour
+        assert ds.attrs["command"].startswith(f"python -m metods_sim evaluate {ds.attrs['source']} ")
+        source = metods_sim.load(ROOT / ds.attrs["source"])
+        assert ds.attrs["source"].startswith("data/") and ds.attrs["protocol"] == source.attrs["protocol"]
+        assert ds.attrs["source_git_revision"] == source.attrs["git_revision"]
+    else:
+        assert ds.attrs["command"].startswith("python -m metods_sim protocols/")
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)
+def test_a_shipped_dataset_is_small(path):
+    assert path.stat().st_size < 4e6
 
 
 @pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)

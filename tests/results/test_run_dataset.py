@@ -88,12 +88,30 @@ def test_evaluate_on_fresh_episodes_and_on_a_changed_task(tiny_run, tmp_path):
     done = cli("evaluate", out / "results.nc", "--episodes", "40", "--out", tmp_path / "e.nc")
     assert done.returncode == 0, done.stderr
     ev = xr.open_dataset(tmp_path / "e.nc")
-    assert ev.sizes["episode"] == 40 and ev.attrs["evaluated_agent"] == "best"
+    assert ev.sizes["episode"] == 40 and ev.attrs["evaluated_agent"] == "best" and "W" not in ev
+    assert ev.attrs["command"] == f"python -m metods_sim evaluate {out / 'results.nc'} --episodes 40 --out {tmp_path / 'e.nc'}"
     longer = cli("evaluate", out, "--episodes", "10", "--set", "task.presentations=9", "--out", tmp_path / "f.nc")
     assert longer.returncode == 0, longer.stderr
     assert xr.open_dataset(tmp_path / "f.nc").sizes["trial"] == 9
+    for bad in ("--record=-1", "--episodes=0"):
+        refused = cli("evaluate", out, bad)
+        assert refused.returncode == 2 and f"{bad.split('=')[0]}: expected an integer >=" in refused.stderr
     wrong = cli("evaluate", out, "--set", "task.pattern_size=4")
     assert wrong.returncode == 2 and "parameters" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_evaluate_records_the_behaviour_of_the_first_episodes(tiny_run, tmp_path):
+    out, _ = tiny_run
+    done = cli("evaluate", out, "--episodes", "30", "--record", "5", "--out", tmp_path / "r.nc")
+    assert done.returncode == 0, done.stderr
+    ev = metods_sim.load(tmp_path / "r.nc")
+    assert ev["W"].dims == ("sample", "time", "post", "pre") and ev["W"].shape == (5, 60, 20, 20)
+    assert ev.attrs["source_git_revision"] == metods_sim.load(out).attrs["git_revision"]
+    for s in range(5):
+        length = int(ev["sample_length"][s])
+        assert length == int(ev["eval_steps"][s])
+        assert float(ev["reward"][s, :length].sum()) == pytest.approx(float(ev["eval_return"][s]), abs=1e-9)
+    assert all(ev[name].encoding["zlib"] for name in ("W", "activation", "eval_return"))
 
 
 def test_ctrl_c_ends_training_and_still_writes_the_dataset(tmp_path):

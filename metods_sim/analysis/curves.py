@@ -1,0 +1,59 @@
+"""Training curves with their spread over seeds, and tables over the variants of a sweep."""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+SPREADS = ("std", "sem", "range")
+
+
+def learning_curve(ds: xr.Dataset, variable: str = "center_return", spread: str = "std") -> xr.Dataset:
+    """One training variable over generations, averaged over seeds with its spread.
+
+    ds: a run dataset (generation), or several runs stacked along a `seed` dim (xr.concat(runs, "seed",
+    join="outer"): shorter runs padded with NaN); other dims, e.g. `trainer` or `variant`, are kept. Generations where the variable is
+    NaN everywhere are dropped (center_return is measured every trainer.eval_every generations).
+    Returns a Dataset over generation (and the kept dims): mean, low and high (mean ± std, mean ± s.e.m., or min
+    and max over seeds, by `spread`; low = high = mean with one seed), seeds (how many had a value), and the
+    coordinate env_steps (averaged over seeds).
+    """
+    if spread not in SPREADS:
+        raise ValueError(f"spread: expected one of {', '.join(SPREADS)}, got {spread!r}")
+    values = ds[variable] if "seed" in ds[variable].dims else ds[variable].expand_dims("seed")
+    seeds = values.count("seed")
+    mean = values.mean("seed")
+    if spread == "range":
+        low, high = values.min("seed"), values.max("seed")
+    else:
+        width = values.std("seed", ddof=1) if values.sizes["seed"] > 1 else xr.zeros_like(mean)
+        width = (width / np.sqrt(seeds) if spread == "sem" else width).fillna(0.0)
+        low, high = mean - width, mean + width
+    steps = ds["env_steps"].mean("seed") if "seed" in ds["env_steps"].dims else ds["env_steps"]
+    curve = xr.Dataset({"mean": mean, "low": low, "high": high, "seeds": seeds}).assign_coords(env_steps=steps)
+    measured = (seeds > 0).any([d for d in seeds.dims if d != "generation"])
+    curve = curve.isel(generation=measured.values)
+    curve.attrs.update(variable=variable, spread=spread)
+    return curve
+
+
+def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.Dataset:
+    """The final evaluation of each variant of a sweep, one row per entry of `dim`.
+
+    ds: eval_return (dim, [seed,] episode) and, for Harlow, eval_correct (dim, [seed,] episode, trial).
+    Returns a Dataset over dim: return_mean; return_sem, over seeds when there is a seed dim (the spread between
+    runs), else over episodes; return_ratio (of attrs task_optimum, when present); correct_later, the share of
+    correct choices on presentations first..last.
+    """
+    returns = ds["eval_return"]
+    if "seed" in returns.dims:
+        per_seed = returns.mean("episode")
+        mean, n, sd = per_seed.mean("seed"), per_seed.count("seed"), per_seed.std("seed", ddof=1)
+    else:
+        mean, n, sd = returns.mean("episode"), returns.count("episode"), returns.std("episode", ddof=1)
+    table = xr.Dataset({"return_mean": mean, "return_sem": sd / np.sqrt(n)})
+    if "task_optimum" in ds.attrs:
+        table["return_ratio"] = mean / float(ds.attrs["task_optimum"])
+    if "eval_correct" in ds:
+        others = [d for d in ds["eval_correct"].dims if d != dim]
+        table["correct_later"] = ds["eval_correct"].sel(trial=slice(first, None)).mean(others)
+    return table

@@ -1,0 +1,66 @@
+"""The notebooks in analysis/ run top to bottom with a real kernel on the shipped data, as a researcher opens
+them (in a copy, so that nothing is written into the repository)."""
+import base64
+import shutil
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+
+import metods_sim
+from metods_sim.analysis import first_outcome, outcome_decoding, weight_change_by_reward
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "analysis").glob("*.ipynb"))
+
+
+def execute(notebook, tmp_path):
+    """Run a copy of the notebook in tmp_path/analysis beside a copy of data/; returns the executed notebook."""
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    (tmp_path / "analysis").mkdir()
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path / "analysis")}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_is_committed_without_outputs(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
+        f"{notebook.name}: clear its outputs before committing (the tests execute it)"
+
+
+def test_the_harlow_notebook_runs_and_shows_its_figures(tmp_path):
+    nb = execute(ROOT / "analysis" / "harlow.ipynb", tmp_path)
+    images = [base64.b64decode(out["data"]["image/png"]) for cell in nb.cells if cell.cell_type == "code"
+              for out in cell.outputs if "image/png" in out.get("data", {})]
+    assert len(images) == 6 and all(png[:4] == b"\x89PNG" for png in images)
+    text = "".join(out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+                   for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert "git " in text and "held-out return" in text and "top_share" in text
+    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
+    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []   # it writes nothing
+
+
+def test_the_harlow_notebooks_reading_of_the_shipped_recording_holds():
+    """The closing text of analysis/harlow.ipynb describes data/harlow_recording.nc: if a new recording reads
+    differently, this fails, and the text must be revised with it."""
+    rec = metods_sim.load(ROOT / "data" / "harlow_recording.nc")
+    first = first_outcome(rec)
+    assert (first["time"] == first["time"][0]).all()                                # same step, same side
+    assert len(np.unique(rec["action"].isel(time=first["time"]))) == 1
+    decoded = outcome_decoding(rec)
+    assert float(decoded.sel(offset=0, choice=1)) == pytest.approx(0.5, abs=0.1)    # nothing at the choice step
+    assert float(decoded.sel(offset=1, choice=1)) > 0.9                             # split once the reward is in
+    assert float(decoded.sel(offset=0, choice=slice(2, None)).max()) < 0.7          # gone by the next choice
+    by_reward = weight_change_by_reward(rec)
+    mean, top = by_reward["mean"], by_reward["top_share"]
+    assert float(mean.sel(reward=[-1.0, 1.0]).min()) > float(mean.sel(reward=[0.0, 0.2]).max())
+    assert float(mean.sel(reward=0.2)) == float(mean.min())
+    assert float(top.sel(reward=0.0)) > 0.5
+    share = by_reward["share"].sel(reward=[-1.0, 1.0]).sum()
+    assert float(share) > float(by_reward["steps_share"].sel(reward=[-1.0, 1.0]).sum())
+    assert np.isfinite(mean).all()
