@@ -23,7 +23,7 @@ def test_shipped_protocols_are_valid(protocol):
 
 
 def test_an_empty_protocol_gets_every_default(tmp_path):
-    spec = load(write(tmp_path, ""))
+    spec = load(write(tmp_path, "{}\n"))
     assert spec == {**defaults(), "name": "p"}
     assert spec["agent"]["steps"] == 4 and spec["task"]["presentations"] == 6
     assert set(spec) == {"name", "seed"} | set(SECTIONS)
