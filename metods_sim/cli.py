@@ -1,5 +1,6 @@
-"""Command line: `python -m metods_sim PROTOCOL ...` runs a protocol; `python -m metods_sim evaluate RESULTS.nc`
-re-evaluates a trained agent; `python -m metods_sim plot RESULTS.nc` renders its standard figures;
+"""Command line: `python -m metods_sim PROTOCOL ...` runs a protocol; `python -m metods_sim resume DIR` continues
+a stopped run from its checkpoint; `python -m metods_sim evaluate RESULTS.nc` re-evaluates a trained agent;
+`python -m metods_sim plot RESULTS.nc` renders its standard figures;
 `python -m metods_sim fields` lists every protocol field."""
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from .protocol import ProtocolError
 from .protocol.schema import KINDED, SECTIONS, TOP
 
 USAGE = """\
-python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--seed N] [--quiet]
+python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--force] [--seed N] [--quiet]
+       python -m metods_sim resume DIR [--quiet]
        python -m metods_sim evaluate RESULTS.nc [--episodes N] [--record N] [--set task.KEY=VALUE ...] [--seed N]
                                     [--out FILE]
        python -m metods_sim plot RESULTS.nc [--out DIR]
@@ -26,21 +28,31 @@ read/write rule) as described by a YAML protocol file, evaluate it on held-out e
 about the run to one netCDF dataset, DIR/results.nc (default DIR: runs/<protocol name>/<timestamp>/).
 Open it with metods_sim.load(DIR) or xarray.open_dataset.
 
+Long runs: DIR/checkpoint.pkl holds the whole training state, written every trainer.checkpoint_every generations
+(ES) or updates (gradient) and when training stops (Ctrl-C or SIGTERM stop it at the end of the current one; the
+dataset is still written). `python -m metods_sim resume DIR` continues a stopped or killed run; the dataset it
+writes is the one the run would have written had it never stopped. An existing run in DIR is never replaced
+without --force.
+
 A protocol has the sections task, agent, trainer, evaluation, recording and output, plus name and seed. Every
 field has a default; `python -m metods_sim fields` lists them all (also in docs/protocol.md).
 Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
-test)."""
+test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
+trainer.kind gradient)."""
 
 EPILOG = """\
 examples:
   python -m metods_sim protocols/harlow.yaml
   python -m metods_sim protocols/harlow.yaml --set trainer.popsize=128 --set agent.steps=2 --seed 3
+  python -m metods_sim resume runs/harlow/20261125-120000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --episodes 2000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
   python -m metods_sim plot runs/harlow/20261125-120000/results.nc      (python -m metods_sim plot --help)
 
-exit status: 0 done, 2 bad input (one line on stderr names the file, the key and what was expected),
-130 interrupted (the dataset holds what ran)."""
+exit status: 0 done, 1 training diverged (ES: the whole population; gradient: a non-finite loss or gradient;
+the dataset holds the run until then) or the results could not be written after training (the checkpoint holds
+it: resume), 2 bad input (one line on stderr names the file, the key and what was expected), 130 interrupted by
+Ctrl-C or SIGTERM (the dataset holds what ran; resume continues it)."""
 
 
 def main(argv=None) -> int:
@@ -48,6 +60,8 @@ def main(argv=None) -> int:
     try:
         if argv and argv[0] == "evaluate":
             return _evaluate(argv[1:])
+        if argv and argv[0] == "resume":
+            return _resume(argv[1:])
         if argv and argv[0] == "plot":
             return _plot(argv[1:])
         if argv and argv[0] == "compare":
@@ -71,6 +85,8 @@ def _run_parser():
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one protocol field (repeatable); VALUE is read as YAML")
     p.add_argument("--out", metavar="DIR", help="run directory (default: output.dir, else runs/<name>/<time>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the run DIR holds already (its results.nc and checkpoint are deleted first)")
     p.add_argument("--seed", type=int, metavar="N", help="override the protocol's seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -91,13 +107,52 @@ def _run(argv) -> int:
     logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
 
     command = "python -m metods_sim " + shlex.join(argv)
-    path = run(spec, out_dir=args.out, progress=not args.quiet, command=command)
+    return _finish(lambda: run(spec, out_dir=args.out, progress=not args.quiet, command=command, force=args.force))
+
+
+def _resume(argv) -> int:
+    p = argparse.ArgumentParser(prog="python -m metods_sim resume",
+                                description="Continue a run that was stopped (Ctrl-C, SIGTERM) or killed from "
+                                            "DIR/checkpoint.pkl, with the protocol stored there, and write "
+                                            "DIR/results.nc: the same dataset, value for value, as the run "
+                                            "left alone would have written (wall-clock attributes and "
+                                            "coordinates aside). A time-limited run gets what was left of "
+                                            "trainer.time_limit at the checkpoint.")
+    p.add_argument("run_dir", metavar="DIR", help="the run directory, e.g. runs/harlow/20261125-120000")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    import logging
+
+    from .run import resume
+
+    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    command = "python -m metods_sim resume " + shlex.join(argv)
+    return _finish(lambda: resume(args.run_dir, progress=not args.quiet, command=command))
+
+
+def _finish(start) -> int:
+    """Run start(), a run or a resumption; print the summary of the dataset it wrote, and return the exit
+    status the run ended with."""
     from . import load as load_dataset
     from .analysis import summary_text
+    from .run import OutputError
 
+    try:
+        path = start()
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     ds = load_dataset(path)
     print(summary_text(ds))
     print(f"wrote {path}")
+    if ds.attrs.get("status") == "diverged":
+        import yaml
+
+        from .trainers import TRAINERS
+
+        kind = yaml.safe_load(ds.attrs["protocol"])["trainer"]["kind"]
+        print("error: " + TRAINERS[kind].DIVERGED.format(ds.sizes["generation"] - 1), file=sys.stderr)
+        return 1
     return 130 if ds.attrs.get("status") == "interrupted" else 0
 
 

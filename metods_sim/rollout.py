@@ -37,7 +37,9 @@ class Episodes(NamedTuple):
 
 
 class Rollouts(NamedTuple):
-    """returns: (P, E) float64; metrics: (P, E, M) float64; steps: (P, E) int64 environment steps taken.
+    """returns: (P, E) float64; metrics: (P, E, M) float64; steps: (P, E) int64 environment steps taken;
+    diverged: (P, E) bool, the episode ended with a non-finite fast weight (W overflowed or became NaN; no
+    operation of the rule turns a non-finite weight finite again, so the episode's end is the one place to look).
     With record > 0, for member 0 and the first `record` episodes, over (episode, time): W (…, post, pre),
     v (…, neuron) = v_S, action, reward, value, obs; steps after an episode's end are left at zero."""
 
@@ -50,6 +52,7 @@ class Rollouts(NamedTuple):
     reward: np.ndarray | None = None
     value: np.ndarray | None = None
     obs: np.ndarray | None = None
+    diverged: np.ndarray | None = None
 
 
 def draw_episodes(task, agent, rng: np.random.Generator, episodes: int) -> Episodes:
@@ -71,17 +74,19 @@ def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Roll
     returns = np.zeros((P, E))
     metrics = np.zeros((P, E, M))
     steps = np.zeros((P, E), dtype=np.int64)
+    diverged = np.zeros((P, E), dtype=np.bool_)
     R = min(record, E)
     rec = (np.zeros((R, T, N, N), dtype), np.zeros((R, T, N), dtype), np.zeros((R, T), np.int64),
            np.zeros((R, T)), np.zeros((R, T), dtype), np.zeros((R, T, task.obs_size), dtype))
     kernel = _kernel_for(type(task))
-    kernel(*arrays, agent.steps, agent.write_code, agent.action == "greedy", task.config(),
+    kernel(*arrays, agent.steps, agent.write_code, agent.action == "greedy", dtype.type(agent.W_clip),
+           task.config(),
            np.ascontiguousarray(episodes.data), np.ascontiguousarray(episodes.noise),
            np.ascontiguousarray(episodes.W0_noise, dtype=dtype), task.max_steps, task.state_size, task.obs_size,
-           returns, metrics, steps, *rec)
+           returns, metrics, steps, diverged, *rec)
     if R == 0:
-        return Rollouts(returns, metrics, steps)
-    return Rollouts(returns, metrics, steps, *rec)
+        return Rollouts(returns, metrics, steps, diverged=diverged)
+    return Rollouts(returns, metrics, steps, *rec, diverged=diverged)
 
 
 def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 0) -> Rollouts:
@@ -118,6 +123,8 @@ def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 
         out = np.einsum("bij,bj->bi", a["g_weight"], v) + a["g_bias"]
         action = _choose_all(out[:, :A], noise[:, t], agent.action == "greedy")
         step_all(cfg, data, states, action, metrics, rewards, done)
+        if agent.W_clip:
+            W_next = _clip_all(W_next, agent.W_clip)
         W = np.where(live[:, None, None], W_next, W)
         for store, value in zip(rec, (W_next, v, action, rewards, out[:, A], obs)):
             store[live[:R], t] = value[:R][live[:R]]
@@ -127,8 +134,14 @@ def rollout_reference(agent, task, params, episodes: Episodes, *, record: int = 
         prev_r = rewards.copy()
         if done.all():
             break
-    result = Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E))
-    return result._replace(**dict(zip(Rollouts._fields[3:], rec))) if R else result
+    result = Rollouts(total.reshape(P, E), metrics.reshape(P, E, -1), steps.reshape(P, E),
+                      diverged=~np.isfinite(W).all(axis=(1, 2)).reshape(P, E))
+    return result._replace(**dict(zip(Rollouts._fields[3:9], rec))) if R else result
+
+
+def _clip_all(W, bound):
+    # comparisons, as in the kernel's _clip: NaN stays NaN
+    return np.where(W > bound, bound, np.where(W < -bound, -bound, W)).astype(W.dtype)
 
 
 def _choose_all(logits, uniform, greedy):
@@ -175,8 +188,8 @@ def _make_kernel(fingerprint):
     """The kernel's Python function, with free names task_reset, task_observe, task_step bound by `_kernel_for`."""
 
     def kernel(f_weight, f_bias, g_weight, g_bias, alpha, kappa, beta, L, U1, U2, W0,
-               steps, write, greedy, cfg, data, noise, W0_noise, T, state_size, obs_size,
-               returns, metrics, n_steps, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
+               steps, write, greedy, W_clip, cfg, data, noise, W0_noise, T, state_size, obs_size,
+               returns, metrics, n_steps, diverged, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
         P, N, d_in = f_weight.shape
         A = g_weight.shape[1] - 1
         E = data.shape[0]
@@ -217,6 +230,7 @@ def _make_kernel(fingerprint):
             state = np.zeros((LANES, state_size), np.int64)
             total = np.zeros(LANES)
             taken = np.zeros(LANES, np.int64)
+            bad = np.zeros(LANES, np.bool_)
             for lane in range(LANES):
                 task_reset(cfg, data[episode[lane]], state[lane])
             t = 0
@@ -231,6 +245,8 @@ def _make_kernel(fingerprint):
                     for lane in range(LANES):
                         vs[0, i, lane] = sigma(vs[0, i, lane] + fb[i, 0, lane])
                 recursive_step(W, vs, us, al, ka, c, d, steps, write, Lb, U1b, U2b, scratch)
+                if W_clip > 0:
+                    _clip(W, W_clip)
                 matvec(gw, vs[steps], out)
                 for i in range(A + 1):
                     for lane in range(LANES):
@@ -244,6 +260,8 @@ def _make_kernel(fingerprint):
                     total[lane] += r
                     taken[lane] = t + 1
                     done[lane] = finished
+                    if finished:  # the lane's W steps on with the block's: judge it now
+                        bad[lane] = not _finite(W, lane)
                     if p == 0 and e < R:
                         _record(W, vs[steps], out, obs, lane, e, t, a, r, A, rec_W, rec_v, rec_a, rec_r,
                                 rec_value, rec_obs)
@@ -255,6 +273,7 @@ def _make_kernel(fingerprint):
             for lane in range(min(LANES, agents - block * LANES)):
                 returns[member[lane], episode[lane]] = total[lane]
                 n_steps[member[lane], episode[lane]] = taken[lane]
+                diverged[member[lane], episode[lane]] = bad[lane] if done[lane] else not _finite(W, lane)
 
     return kernel
 
@@ -283,6 +302,27 @@ def _record(W, v, out, obs, lane, e, t, a, r, A, rec_W, rec_v, rec_a, rec_r, rec
     rec_value[e, t] = out[A, lane]
     for j in range(obs.shape[1]):
         rec_obs[e, t, j] = obs[lane, j]
+
+
+@njit(inline="always", **JIT)
+def _clip(W, bound):
+    """agent.W_clip: every fast weight into [-bound, bound]. Written with comparisons so that NaN stays NaN
+    (min/max would turn it into a bound) and is still reported as divergence."""
+    flat = W.ravel()
+    for k in range(flat.size):
+        if flat[k] > bound:
+            flat[k] = bound
+        elif flat[k] < -bound:
+            flat[k] = -bound
+
+
+@njit(inline="always", **JIT)
+def _finite(W, lane):
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            if not math.isfinite(W[i, j, lane]):
+                return False
+    return True
 
 
 @njit(inline="always", **JIT)

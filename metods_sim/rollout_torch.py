@@ -54,6 +54,9 @@ def per_row(arrays, E):
 def advance(agent, arrays, W, x, live):
     """One network step of every row; rows not live keep their W. Returns logits, value, v_S, W."""
     logits, value, v, W_next = forward(arrays, W, x, steps=agent.steps, write=agent.write)
+    if agent.W_clip:
+        # agent.W_clip, after the step as in the kernels; clamp keeps NaN, so divergence still shows
+        W_next = torch.clamp(W_next, -agent.W_clip, agent.W_clip)
     return logits, value, v, torch.where(live[:, None, None], W_next, W)
 
 

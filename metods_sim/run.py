@@ -1,9 +1,13 @@
 """One run, end to end: validated spec → task + agent + trainer → rollouts → dataset on disk."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import platform
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numba
@@ -13,12 +17,13 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .agents import make_agent
-from .protocol import ProtocolError, dump
-from .results import run_dataset, write
+from .protocol import ProtocolError, dump, validate
+from .results import atomic_write, load, read_checkpoint, run_dataset, write, write_checkpoint
+from .results.checkpoint import NAME as CHECKPOINT
 from .rollout import draw_episodes, rollout
 from .seeding import rng_for
 from .tasks import make_task
-from .trainers import TRAINERS
+from .trainers import TRAINERS, iterations
 
 
 def check_machine(spec: dict, source: str) -> None:
@@ -43,41 +48,184 @@ def build(spec: dict):
 _BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
 
 
+class OutputError(RuntimeError):
+    """The results could not be written after training; str(error) is the one line shown to the user."""
+
+
 def default_dir(name: str) -> Path:
-    return Path("runs") / name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    """runs/<name>/<time>, with a suffix when a run started in the same second already took it."""
+    base = Path("runs") / name / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
-def run(spec: dict, *, out_dir=None, progress=True, command="") -> Path:
-    """Train, evaluate on held-out episodes, write DIR/results.nc; returns its path. Ctrl-C during training ends
-    it early and still evaluates and writes; Ctrl-C during the evaluation writes the training alone."""
+def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> Path:
+    """Train (ES or gradient: the same path), evaluate on held-out episodes, write DIR/results.nc; returns its
+    path. Ctrl-C or SIGTERM during training ends it at the next iteration (generation or update) and still
+    evaluates and writes; Ctrl-C during the evaluation writes the training alone. DIR/checkpoint.pkl is written
+    every trainer.checkpoint_every iterations and when training stops, for `resume`. A DIR that already holds a
+    run is refused unless `force`."""
     task, agent, trainer = build(spec)
     out = Path(out_dir or spec["output"]["dir"] or default_dir(spec["name"]))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "protocol.yaml").write_text(dump(spec))
+    prepare(out, spec, task, agent, existing="replace" if force else "refuse")
+    atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
     initial = agent.initial(rng_for(spec["seed"], "init"))
-    t = spec["trainer"]
-    limit = 60 * t["time_limit"]
-    iterations = t["generations"] if "generations" in t else t["updates"]   # ES generations, gradient updates
-    # with a time limit the bar counts seconds, so that its end and its ETA mean something
-    with tqdm(total=limit or iterations, desc=spec["name"], unit="s" if limit else "gen",
-              disable=not progress, dynamic_ncols=True, bar_format=_BAR if limit else None) as bar:
-        def show(generation, status, result):
-            bar.update(min(status["wall_time"], limit) - bar.n if limit else 1)
-            bar.set_postfix(gen=generation + 1, fitness=f"{status['fitness_mean']:.3f}",
-                            best_val=f"{result.best_validation:.3f}", refresh=False)
-        result = trainer.train(initial, on_generation=show)
+    about = dict(spec=spec, command=command, resumed=[])
+    return _train_and_write(out, about, task, agent, trainer, initial=initial, progress=progress)
+
+
+def resume(run_dir, *, progress=True, command="") -> Path:
+    """Continue the run in run_dir from its checkpoint; the dataset it writes equals, value for value, the one
+    the run would have written had it never stopped (wall-clock attributes and coordinates aside)."""
+    out = Path(run_dir)
+    about = _read_checkpoint(out)
+    about["spec"] = spec = validate(about["spec"], f"{out / CHECKPOINT} (stored protocol)")
+    _check_unfinished(out)
+    task, agent, trainer = build(spec)
+    prepare(out, spec, task, agent, existing="keep")
+    state = about.pop("trainer")
+    about["resumed"] = about["resumed"] + [f"{_unit(spec)} {about['generations']}: {command}"]
+    return _train_and_write(out, about, task, agent, trainer, state=state, progress=progress)
+
+
+def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=None, progress=True) -> Path:
+    spec = about["spec"]
+    checkpoints = _Checkpoints(out, about)
+    with _progress_bar(spec, progress) as show:
+        result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints)
     final = result.best if spec["evaluation"]["agent"] == "best" else result.center
     try:
         test = draw_episodes(task, agent, rng_for(spec["seed"], "test"), spec["evaluation"]["episodes"])
         evaluation = rollout(agent, task, final, test, record=spec["recording"]["episodes"])
-        status = "interrupted" if result.interrupted else "finished"
+        status = {"interrupted": "interrupted", "diverged": "diverged"}.get(result.stopped_by, "finished")
     except KeyboardInterrupt:
         evaluation, status = None, "interrupted"
-    attrs = provenance(spec, command) | dict(task_optimum=task.optimum, status=status, stopped_by=result.stopped_by,
-                                             best_validation=result.best_validation)
+    attrs = provenance(spec, about["command"]) | dict(
+        task_optimum=task.optimum, status=status, stopped_by=result.stopped_by,
+        best_validation=result.best_validation, resumed="\n".join(about["resumed"]))
     ds = run_dataset(curve=result.curve, evaluation=evaluation, task=task, layout=agent.layout,
                      best=result.best, center=result.center, attrs=attrs)
-    return write(ds, out / "results.nc")
+    try:
+        return write(ds, out / "results.nc")
+    except (OSError, RuntimeError) as error:  # netCDF reports a full disk as RuntimeError('NetCDF: HDF error')
+        saved = ("nor any checkpoint: make room and run it again" if checkpoints.last is None else
+                 f"the checkpoint of {_unit(spec)} {checkpoints.last} is in {out / CHECKPOINT}: make room, then run "
+                 f"python -m metods_sim resume {out}")
+        raise OutputError(f"{out / 'results.nc'}: cannot write the results ({_why(error)}); {saved}") from None
+
+
+class _Checkpoints:
+    """The trainer's checkpoint hook, writing DIR/checkpoint.pkl. A failed write (a full disk) warns once and
+    training goes on: the previous checkpoint is intact, and the results may still fit at the end.
+    last: the iterations done in the newest checkpoint on disk, None when there is none (the checkpoint's key
+    is `generations` for every trainer, as the dataset's axis)."""
+
+    def __init__(self, out: Path, about: dict):
+        self.out, self.about, self.warned = out, about, False
+        self.last = about.get("generations")
+
+    def __call__(self, state, generations):
+        try:
+            write_checkpoint(self.out, **{**self.about, "generations": generations}, trainer=state)
+            self.last = generations
+        except OSError as error:
+            if not self.warned:
+                self.warned = True
+                print(f"warning: {self.out / CHECKPOINT}: cannot write the checkpoint of {_unit(self.about['spec'])} "
+                      f"{generations} ({_why(error)}); training goes on", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _progress_bar(spec, progress):
+    """The on_generation hook: a bar of seconds with a time limit (so that its end and ETA mean something),
+    else of iterations (generations or updates); a resumed run's bar starts where the run stopped."""
+    limit, unit = 60 * spec["trainer"]["time_limit"], _unit(spec)[:3]
+    with tqdm(total=limit or iterations(spec["trainer"]), desc=spec["name"], unit="s" if limit else unit,
+              disable=not progress, dynamic_ncols=True, bar_format=_BAR if limit else None) as bar:
+        def show(i, status, result):
+            bar.update((min(status["wall_time"], limit) if limit else i + 1) - bar.n)
+            bar.set_postfix({unit: i + 1, "fitness": f"{status['fitness_mean']:.3f}",
+                             "best_val": f"{result.best_validation:.3f}"}, refresh=False)
+        yield show
+
+
+def _unit(spec: dict) -> str:
+    """What one iteration of the spec's trainer is called: generation (ES) or update (gradient)."""
+    return TRAINERS[spec["trainer"]["kind"]].ITERATIONS[:-1]
+
+
+def prepare(out: Path, spec: dict, task, agent, *, existing: str = "refuse") -> None:
+    """Refuse, with a ProtocolError and before any training, a run directory that cannot be written, lacks the
+    space the run needs, or holds a run already when `existing` is "refuse" ("replace": delete that run, for
+    --force; "keep": for resume)."""
+    held = [out / name for name in ("results.nc", CHECKPOINT) if (out / name).exists()]
+    if held and existing == "refuse":
+        raise ProtocolError(f"{out}: holds a run already ({', '.join(p.name for p in held)}); choose another "
+                            f"--out, pass --force to replace it, or continue it with python -m metods_sim resume "
+                            f"{out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise ProtocolError(f"{out}: cannot write the run directory ({_why(error)})") from None
+    need, free = bytes_needed(spec, task, agent), shutil.disk_usage(out).free
+    if free < need:
+        raise ProtocolError(f"{out}: the run needs about {_size(need)} for its results and checkpoints, "
+                            f"{_size(free)} free")
+    if existing == "replace":
+        for path in held:
+            path.unlink()
+    for leftover in out.glob(".*.part"):  # the temporary file of a write that a kill cut short
+        leftover.unlink()
+
+
+def bytes_needed(spec: dict, task, agent) -> int:
+    """An upper estimate of what a run writes: results.nc plus two checkpoints (a new one is written beside the
+    old before replacing it). Float64 throughout; the recorded W dominates."""
+    t, size, R = spec["trainer"], agent.layout.size, min(spec["recording"]["episodes"], spec["evaluation"]["episodes"])
+    trainer = TRAINERS[t["kind"]]
+    curve = len(trainer.CURVE) * iterations(t)
+    per_step = agent.neurons ** 2 + agent.neurons + task.obs_size + 4
+    results = curve + spec["evaluation"]["episodes"] * (3 + task.n_metrics) + R * task.max_steps * per_step
+    checkpoint = curve + trainer.state_floats(t, size)
+    return 8 * (results + 2 * size + 2 * checkpoint) + 2**20
+
+
+def _why(error) -> str:
+    return getattr(error, "strerror", None) or str(error)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def _read_checkpoint(out: Path) -> dict:
+    try:
+        return read_checkpoint(out)
+    except FileNotFoundError:
+        if not out.is_dir():
+            raise ProtocolError(f"{out}: no such run directory") from None
+        raise ProtocolError(f"{out}: no {CHECKPOINT} to resume from (a run writes one every "
+                            f"trainer.checkpoint_every generations or updates and when training stops)") from None
+    except (OSError, ValueError) as error:
+        raise ProtocolError(f"{out / CHECKPOINT}: cannot resume from it ({error})") from None
+
+
+def _check_unfinished(out: Path) -> None:
+    """A run that finished (or stopped because it diverged) has nothing left to do."""
+    try:
+        status = load(out / "results.nc").attrs.get("status")
+    except (OSError, ValueError):
+        return  # no results yet (killed), or unreadable: resuming writes them anew
+    if status != "interrupted":
+        raise ProtocolError(f"{out}: the run is over (results.nc has status {status}); nothing to resume")
 
 
 def provenance(spec: dict, command: str = "") -> dict:

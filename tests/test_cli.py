@@ -7,9 +7,11 @@ from conftest import ROOT, cli
 def test_help_explains_usage_sections_and_exit_status():
     out = cli("--help")
     assert out.returncode == 0
-    for words in ("PROTOCOL", "--set", "--out", "--seed", "evaluate", "plot", "fields", "protocols/harlow.yaml",
-                  "results.nc", "exit status"):
+    for words in ("PROTOCOL", "--set", "--out", "--force", "--seed", "resume DIR", "evaluate", "plot", "fields",
+                  "protocols/harlow.yaml", "results.nc", "checkpoint.pkl", "exit status", "SIGTERM"):
         assert words in out.stdout
+    out = cli("resume", "--help")
+    assert out.returncode == 0 and "DIR/checkpoint.pkl" in out.stdout and "time_limit" in out.stdout
 
 
 def test_fields_lists_every_field_and_matches_the_docs():
@@ -63,6 +65,68 @@ def test_evaluate_refuses_a_file_that_is_not_a_results_dataset(tmp_path):
     assert "cannot open as a results dataset" in out.stderr
     out = cli("evaluate", tmp_path / "absent.nc")
     assert out.returncode == 2 and "absent.nc" in out.stderr
+
+
+# Malformed protocol files as a user writes them: each is refused by `python -m metods_sim FILE` with exit status 2
+# and one line naming the file, the key and what was expected. (A sweep over an unknown key is not here: protocols
+# have no sweep syntax yet.)
+MALFORMED = [
+    # unknown keys, at every level
+    ("trainr: {}\n", "p.yaml: trainr: unknown key; expected one of name, seed, task, agent, trainer, evaluation, "
+                     "recording, output (did you mean trainer?)"),
+    ("agent: {stepz: 2}\n", "p.yaml: agent.stepz: unknown key (for agent.kind metods); expected one of kind, "),
+    ("task: {kind: harlow_simple, distance: 2}\n", "p.yaml: task.distance: unknown key (for task.kind harlow_simple)"),
+    ("output: {directory: runs}\n", "p.yaml: output.directory: unknown key; expected one of dir"),
+    # wrong types
+    ("trainer: {popsize: many}\n", "p.yaml: trainer.popsize: expected an integer >= 2, got 'many'"),
+    ("trainer: {popsize: '8'}\n", "p.yaml: trainer.popsize: expected an integer >= 2, got '8'"),
+    ("trainer: {popsize: 8.5}\n", "p.yaml: trainer.popsize: expected an integer >= 2, got 8.5"),
+    ("seed: [1, 2]\n", "p.yaml: seed: expected an integer >= 0, got a list"),
+    ("agent: 3\n", "p.yaml: agent: expected a mapping of fields, got 3"),
+    ("task: {fixation_reward: yes}\n", "p.yaml: task.fixation_reward: expected a number >= 0, got True"),
+    ("agent: {write: 3}\n", "p.yaml: agent.write: expected one of vanilla, linear, mlp, got 3"),
+    ("name: 7\n", "p.yaml: name: expected a string, got 7"),
+    # out-of-range values
+    ("trainer: {stdev_init: 0}\n", "p.yaml: trainer.stdev_init: expected a number > 0, got 0"),
+    ("trainer: {parenthood_ratio: 1.5}\n", "p.yaml: trainer.parenthood_ratio: expected a number > 0 and <= 1, "
+                                           "got 1.5"),
+    ("agent: {W_clip: -1}\n", "p.yaml: agent.W_clip: expected a number >= 0, got -1"),
+    ("trainer: {checkpoint_every: -10}\n", "p.yaml: trainer.checkpoint_every: expected an integer >= 0, got -10"),
+    ("trainer: {center_lr: .nan}\n", "p.yaml: trainer.center_lr: expected a number > 0, got nan"),
+    ("trainer: {popsize: 7}\n", "p.yaml: trainer.popsize: expected an even number with algorithm pgpe (it samples "
+                                "symmetric pairs), got 7"),
+    # broken YAML
+    ("task: {kind: harlow\n", "p.yaml: invalid YAML at line 2, column 1: expected ',' or '}', but got '<stream end>'"),
+    ("task:\n  kind: harlow\n   presentations: 3\n", "p.yaml: invalid YAML at line 3, column 17: mapping values are "
+                                                     "not allowed here"),
+    ("task:\n\tkind: harlow\n", "p.yaml: invalid YAML at line 2, column 1: found character '\\t' that cannot start "
+                                "any token"),
+    # empty, or not a protocol at all
+    ("", "p.yaml: empty protocol; expected a mapping of sections (task, agent, trainer, ...), or {} for every "
+         "default"),
+    ("# nothing but a comment\n", "p.yaml: empty protocol; expected a mapping of sections"),
+    ("- task\n- agent\n", "p.yaml: expected a mapping of sections (task, agent, trainer, ...), got list"),
+    (b"\xff\xfe\x00t\x00a", "p.yaml: cannot read the protocol file (not UTF-8 text)"),
+]
+
+
+@pytest.mark.parametrize("content,expected", MALFORMED, ids=[e.split(": ")[1][:40] for _, e in MALFORMED])
+def test_a_malformed_protocol_exits_2_with_one_line(tmp_path, capsys, monkeypatch, content, expected):
+    from metods_sim.cli import main
+
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    monkeypatch.chdir(tmp_path)
+    assert main(["p.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
+
+
+def test_a_directory_given_as_protocol_exits_2_with_one_line(tmp_path, capsys):
+    from metods_sim.cli import main
+
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: cannot read the protocol file (Is a directory)\n"
 
 
 def test_plot_help_says_what_each_figure_needs():

@@ -12,7 +12,8 @@ from conftest import spec_for
 CASES = [("harlow", dict()), ("harlow_simple", dict()),
          ("harlow", {"agent.write": "vanilla", "agent.steps": 1, "agent.action": "sample"}),
          ("harlow", {"agent.write": "mlp", "agent.steps": 2, "agent.W0": "sampled", "agent.plasticity": "none"}),
-         ("harlow_simple", {"agent.W0": "learned", "agent.action": "sample"})]
+         ("harlow_simple", {"agent.W0": "learned", "agent.action": "sample"}),
+         ("harlow", {"agent.W_clip": 0.5})]
 
 
 @pytest.mark.parametrize("kind,changes", CASES)
@@ -29,6 +30,7 @@ def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng)
     np.testing.assert_allclose(fused.returns, ref.returns, atol=1e-10, rtol=0)
     np.testing.assert_array_equal(fused.metrics, ref.metrics)
     np.testing.assert_array_equal(fused.steps, ref.steps)
+    np.testing.assert_array_equal(fused.diverged, ref.diverged)
     for name in ("W", "v", "value", "obs"):    # member 0, every episode, every step
         np.testing.assert_allclose(getattr(fused, name), getattr(ref, name), atol=1e-10, rtol=1e-10)
     for name in ("action", "reward"):
@@ -68,3 +70,29 @@ def test_recording_is_padded_after_the_episode_ends(rng):
     assert out.W.shape == (2, task.max_steps, agent.neurons, agent.neurons)
     assert out.obs.shape == (2, task.max_steps, task.obs_size)
     assert np.all(out.steps == task.max_steps)   # the simple task always runs to its end
+
+
+def with_carry(agent, genome, carry):
+    """genome with every beta[s, s-1] = carry: each pass multiplies W by it, so W grows as carry**(S T)."""
+    rows, cols = agent.triangle()
+    parts = {name: value[0] for name, value in agent.layout.unpack(genome[None]).items()}
+    parts["beta"] = np.where(cols == rows - 1, carry, parts["beta"])
+    return agent.layout.pack(parts)
+
+
+def test_a_member_whose_fast_weights_overflow_is_reported_and_W_clip_bounds_them(rng):
+    spec = spec_for("harlow_simple", **{"agent.steps": 2})
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    sane = agent.initial(rng)
+    genomes = np.stack([with_carry(agent, sane, 100.0), sane])   # 100**24 overflows float32
+    episodes = draw_episodes(task, agent, rng, 4)
+    out = rollout(agent, task, genomes, episodes, record=1)
+    assert out.diverged.tolist() == [[True] * 4, [False] * 4]
+    assert not np.isfinite(out.W[0, -1]).all()
+    assert np.isfinite(out.returns).all()   # saturated activations still act: returns alone cannot tell
+    clipped = make_agent({**spec["agent"], "W_clip": 10.0}, task)
+    out = rollout(clipped, task, genomes, episodes, record=1)
+    assert not out.diverged.any()
+    assert np.abs(out.W).max() == pytest.approx(10.0)
+    assert out.returns[1] == pytest.approx(rollout(agent, task, sane, episodes).returns[0])  # |W| < 10 there

@@ -53,6 +53,7 @@ class MetODS:
     plasticity: str
     W0: str
     W0_std: float
+    W_clip: float
     action: str
     dtype: str
     init_std: float

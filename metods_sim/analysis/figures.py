@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..results.dataset import atomic
+from ..results.atomic import atomic_write as atomic
 from .curves import learning_curve
 from .summary import correct_by_trial
 from .synapses import (align, choice_rewards, choices, episode_energy, first_outcome, outcome_decoding, reward_input,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 
 import yaml
@@ -21,12 +22,24 @@ class ProtocolError(ValueError):
     """A protocol that cannot run; str(error) is the one line shown to the user."""
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, reading exponents as YAML 1.2 does: PyYAML follows YAML 1.1, where 1e30, 1e-3 and
+    1.5e3 (no dot, or no exponent sign) are strings, and `--set agent.init_alpha=1e30` would be refused."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"))
+
+
 def load(path, overrides=(), *, seed=None) -> dict:
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise ProtocolError(f"{path}: no such protocol file") from None
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{path}: cannot read the protocol file (not UTF-8 text)") from None
     except OSError as error:
         raise ProtocolError(f"{path}: cannot read the protocol file ({error.strerror})") from None
     raw = parse(text, str(path))
@@ -42,14 +55,15 @@ def load(path, overrides=(), *, seed=None) -> dict:
 
 def parse(text: str, source: str) -> dict:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "cannot be parsed"
         raise ProtocolError(f"{source}: invalid YAML{where}: {problem}") from None
-    if raw is None:
-        return {}
+    if raw is None:  # an empty file is more likely a mistake (a truncated copy) than a wish for every default
+        raise ProtocolError(f"{source}: empty protocol; expected a mapping of sections (task, agent, trainer, ...), "
+                            f"or {{}} for every default")
     if not isinstance(raw, dict):
         raise ProtocolError(f"{source}: expected a mapping of sections (task, agent, trainer, ...), "
                             f"got {type(raw).__name__}")
@@ -63,7 +77,7 @@ def apply_override(raw: dict, item: str) -> str:
     if not sep or not key.strip():
         raise ProtocolError(f"--set {item}: expected key.path=value")
     try:
-        parsed = yaml.safe_load(value)
+        parsed = yaml.load(value, Loader=_Loader)
     except yaml.YAMLError:
         raise ProtocolError(f"--set {item}: the value is not valid YAML") from None
     node = raw

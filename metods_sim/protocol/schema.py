@@ -85,6 +85,9 @@ AGENTS = {
         "W0_std": _float(0.1, "Standard deviation of W0 when sampled.", min=0),
         "action": _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) "
                                     "[ours: greedy under ES, less fitness noise].", ("greedy", "sample")),
+        "W_clip": _float(0.0, "Bound on every fast weight: after each time step W is clipped to [-W_clip, W_clip] "
+                              "(0: no bound) [ours]. Unbounded, a rule whose W overflows or becomes NaN makes that "
+                              "member diverge: it gets the worst fitness.", min=0),
         "dtype": _choice("float32", "Float type of the rollout kernels (float64 for checks).",
                          ("float32", "float64")),
         "init_std": _float(1.0, "Initial f and g weights ~ N(0, init_std²/fan_in) [ours].", min=0),
@@ -110,6 +113,9 @@ TRAINERS = {
         "parenthood_ratio": _float(0.25, "Share of the population that are parents (cem).", above=0, max=1),
         "eval_every": _int(25, "Generations between evaluations of the search centre on held-out episodes.", min=1),
         "eval_episodes": _int(512, "Held-out episodes of each centre evaluation (the validation set).", min=1),
+        "checkpoint_every": _int(100, "Generations between checkpoints (DIR/checkpoint.pkl, from which `python -m "
+                                      "metods_sim resume DIR` continues); one is also written when training stops. "
+                                      "0: only then.", min=0),
         "device": _choice("cpu", "Device of the ES arithmetic (rollouts always run on the CPU).",
                           ("cpu", "cuda")),
         "num_actors": _int(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
@@ -137,6 +143,9 @@ TRAINERS = {
         "ppo_clip": _float(0.2, "Clipping of the probability ratio (ppo).", above=0),
         "eval_every": _int(10, "Updates between evaluations of the parameters on held-out episodes.", min=1),
         "eval_episodes": _int(512, "Held-out episodes of each evaluation (the validation set).", min=1),
+        "checkpoint_every": _int(100, "Updates between checkpoints (DIR/checkpoint.pkl: parameters, Adam's state, "
+                                      "torch's RNG, the curve so far; `python -m metods_sim resume DIR` continues "
+                                      "from it); one is also written when training stops. 0: only then.", min=0),
         "device": _choice("cpu", "Device of the PyTorch twin (the task always steps on the CPU).",
                           ("cpu", "cuda")),
     },

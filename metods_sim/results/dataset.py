@@ -1,26 +1,28 @@
 """The dataset of a run.
 
-    generation                     fitness_mean, fitness_max, fitness_min, center_return (NaN between centre
-                                   evaluations); coordinates env_steps, wall_time (s)
-    episode                        eval_return, eval_steps; eval_<metric> (episode, <metric_dim>), e.g.
-                                   eval_correct (episode, trial) for Harlow
+    generation                     fitness_mean, fitness_max, fitness_min (over the members that did not
+                                   diverge), center_return (NaN between centre evaluations, -inf when the
+                                   centre diverged), diverged (members whose W became non-finite);
+                                   coordinates env_steps, wall_time (s)
+    episode                        eval_return, eval_steps, eval_diverged (0/1); eval_<metric> (episode,
+                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action, reward, value, observation (sample, time, obs) for the first
                                    `recording.episodes` test episodes; sample_length = steps each took
     param                          best_params, center_params; coordinates param_block (f, g, alpha, kappa, beta,
                                    proj, W0) and param_name (f.weight, f.bias, ...)
     attrs                          protocol (YAML), seed, versions (YAML), git_revision, numba_threading_layer,
-                                   task_optimum, status, stopped_by, created, command
+                                   task_optimum, status, stopped_by, created, command, resumed
 netCDF attributes hold no dicts, None or bools: configuration is stored as YAML text.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from .atomic import atomic_write
 
 
 def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: dict) -> xr.Dataset:
@@ -33,6 +35,7 @@ def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: d
                             "wall_time": ("generation", np.asarray(curve["wall_time"], dtype=np.float64))})
     for name in ("fitness_mean", "fitness_max", "fitness_min", "center_return"):
         ds[name] = ("generation", np.asarray(curve[name], dtype=np.float64))
+    ds["diverged"] = ("generation", np.asarray(curve["diverged"], dtype=np.int64))
     ds["wall_time"].attrs["units"] = "s"
     ds["center_return"].attrs["description"] = "mean return of the search centre on the validation episodes"
     if evaluation is not None:
@@ -52,6 +55,7 @@ def evaluation_dataset(evaluation, task) -> xr.Dataset:
     ds = xr.Dataset(coords={"episode": np.arange(E), task.metric_dim: np.arange(1, task.n_metrics + 1)})
     ds["eval_return"] = ("episode", evaluation.returns[0])
     ds["eval_steps"] = ("episode", evaluation.steps[0])
+    ds["eval_diverged"] = ("episode", evaluation.diverged[0].astype(np.int8))  # netCDF has no booleans
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
     return ds if evaluation.W is None else ds.merge(_recording(evaluation))
 
@@ -71,23 +75,7 @@ def _recording(rec) -> xr.Dataset:
 
 def write(ds: xr.Dataset, path) -> Path:
     """Write atomically: a reader sees either no file or the whole file, never half of one."""
-    return atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=_compressed(ds)))
-
-
-def atomic(path, save) -> Path:
-    """Call save(tmp) on a temporary file beside path, then move it onto path; on any failure remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it private; a results file is as readable as any other
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=_compressed(ds)))
 
 
 def _compressed(ds: xr.Dataset) -> dict:
@@ -95,12 +83,6 @@ def _compressed(ds: xr.Dataset) -> dict:
     Harlow episodes), so compression makes a recording of a hundred episodes small enough to ship."""
     return {name: {"zlib": True, "complevel": 4, "shuffle": True}
             for name, var in ds.variables.items() if var.dtype.kind in "biuf" and var.ndim > 0}
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def open_results(path) -> xr.Dataset:

@@ -63,6 +63,8 @@ class HarlowSimple(Task):
     def observe(cfg, data, state, obs):
         K = int(cfg[_K])
         obs[:] = 0.0
+        if state[_TRIAL] >= int(cfg[_PRES]):   # after the last feedback (Gymnasium's final observation): blank
+            return
         good = rewarded_side(data, K, state[_TRIAL])
         if state[_FEEDBACK] == 0:
             show_object(data, 0, K, obs, 0 if good < 0 else K)

@@ -1,7 +1,22 @@
-"""Trainers, registered by name: they turn a task, an agent and an initial genome into trained genomes."""
-from .es import EpisodeProblem, ESTrainer, TrainResult, make_searcher
+"""Trainers, registered by name: they turn a task, an agent and an initial genome into trained genomes.
+
+Every trainer runs `loop.train_loop` and so keeps one contract: `train(initial, on_generation, state=,
+checkpoint=)`, a TrainResult whose curve has the keys CURVE, its iterations counted by the protocol field named
+ITERATIONS, DIVERGED the message of a run that stopped diverged, and state_floats(trainer, size) the size of a
+checkpoint's state.
+"""
+from .es import EpisodeProblem, ESTrainer, make_searcher
 from .gradient import GradientTrainer
+from .loop import TrainResult
 
 TRAINERS = {ESTrainer.kind: ESTrainer, GradientTrainer.kind: GradientTrainer}
 
-__all__ = ["TRAINERS", "EpisodeProblem", "ESTrainer", "GradientTrainer", "TrainResult", "make_searcher"]
+
+def iterations(trainer: dict) -> int:
+    """The iterations a protocol's trainer section asks for at most: ES generations or gradient updates, each
+    one step of the dataset's generation axis."""
+    return trainer[TRAINERS[trainer["kind"]].ITERATIONS]
+
+
+__all__ = ["TRAINERS", "EpisodeProblem", "ESTrainer", "GradientTrainer", "TrainResult", "iterations",
+           "make_searcher"]

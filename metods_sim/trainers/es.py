@@ -1,14 +1,18 @@
 """Meta-training by evolution strategies through EvoTorch.
 
 `EpisodeProblem` only scores a batch: every genome of the batch runs the same `episodes` episodes of the current
-generation (common random numbers) in one fused rollout, and its fitness is its mean return. `ESTrainer` owns the
-loop: one searcher step per generation, the search centre evaluated on the held-out validation episodes every
-`eval_every` generations, a status dict per generation handed to the caller's hook, Ctrl-C ending the loop cleanly.
+generation (common random numbers) in one fused rollout, and its fitness is its mean return. `ESTrainer` takes
+one searcher step per generation inside the loop every trainer shares (`loop.train_loop`): the search centre
+evaluated on the held-out validation episodes every `eval_every` generations, a status dict per generation handed
+to the caller's hook, its whole state handed to the caller's checkpoint hook every `checkpoint_every` generations
+and when it stops (Ctrl-C and SIGTERM end the loop at a generation boundary), and `train(state=...)` continuing
+from such a state exactly as if it had never stopped. A member whose fast weights diverge gets the worst fitness,
+-inf; a generation whose whole population diverged stops the run.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+import io
+import pickle
 
 import numpy as np
 import torch
@@ -17,6 +21,7 @@ from evotorch.algorithms import CEM, CMAES, PGPE, SNES, XNES
 
 from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
+from .loop import CURVE, TrainResult, fitness_status, train_loop
 
 
 class EpisodeProblem(Problem):
@@ -26,15 +31,18 @@ class EpisodeProblem(Problem):
         self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
         self.generation = 0
         self.env_steps = 0
+        # store_solution_stats off: EvoTorch's best-so-far bookkeeping fails on a population that is all -inf
+        # (all diverged), and the best genome of a run is chosen on the validation episodes anyway
         super().__init__("max", solution_length=agent.layout.size, initial_bounds=(-1.0, 1.0),
-                         dtype=torch.float32, device=device, num_actors=num_actors or None)
+                         dtype=torch.float32, device=device, num_actors=num_actors or None,
+                         store_solution_stats=False)
 
     def _evaluate_batch(self, batch):
         genomes = batch.values.detach().cpu().numpy().astype(np.float64)  # values are read-only: copy
         shared = draw_episodes(self.task, self.agent, rng_for(self.run_seed, "train", self.generation), self.episodes)
         result = rollout(self.agent, self.task, genomes, shared)
         self.env_steps += int(result.steps.sum())
-        batch.set_evals(torch.as_tensor(result.returns.mean(axis=1), dtype=torch.float32, device=batch.device))
+        batch.set_evals(torch.as_tensor(fitness(result), dtype=torch.float32, device=batch.device))
 
     # Ray actors hold copies of the problem: send them the generation, collect their step counts.
     def _make_sync_data_for_actors(self):
@@ -49,6 +57,13 @@ class EpisodeProblem(Problem):
 
     def _use_sync_data_from_actors(self, received):
         self.env_steps += int(sum(received))
+
+
+def fitness(result) -> np.ndarray:
+    """Mean return per member, and -inf, the worst, for a member whose W diverged in any episode: its returns
+    come from saturated or NaN activations and must not steer the search."""
+    mean = result.returns.mean(axis=1)
+    return np.where(result.diverged.any(axis=1) | ~np.isfinite(mean), -np.inf, mean)
 
 
 def make_searcher(trainer: dict, problem, center):
@@ -73,32 +88,31 @@ def make_searcher(trainer: dict, problem, center):
     raise ValueError(f"unknown ES algorithm {name!r}")
 
 
-@dataclass
-class TrainResult:
-    """Per generation: fitness mean/max/min, centre validation return (NaN between evaluations), environment
-    steps and wall seconds so far. center: the final search centre; best: the centre snapshot with the best
-    validation return. interrupted: the loop was ended by Ctrl-C."""
-
-    curve: dict = field(default_factory=lambda: {k: [] for k in ESTrainer.CURVE})
-    center: np.ndarray | None = None
-    best: np.ndarray | None = None
-    best_validation: float = -np.inf
-    interrupted: bool = False
-    stopped_by: str = "generations"
-
-
 class ESTrainer:
     kind = "es"
-    CURVE = ("fitness_mean", "fitness_max", "fitness_min", "center_return", "env_steps", "wall_time")
+    CURVE = CURVE
+    ITERATIONS = "generations"   # the protocol field counting this trainer's iterations
+    DIVERGED = ("every member of generation {} diverged (non-finite fast weights W); the dataset holds the run "
+                "until then. Bound W with agent.W_clip, or lower trainer.stdev_init or trainer.center_lr")
 
     def __init__(self, trainer: dict, task, agent, *, seed: int):
         self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
         self.validation = draw_episodes(task, agent, rng_for(seed, "validation"), trainer["eval_episodes"])
 
     def validate(self, genome) -> float:
-        return float(rollout(self.agent, self.task, genome, self.validation).returns.mean())
+        return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
 
-    def train(self, initial: np.ndarray, on_generation=None) -> TrainResult:
+    @staticmethod
+    def state_floats(trainer: dict, size: int) -> int:
+        """About how many floats a checkpoint's searcher holds: the population, a few vectors of the
+        distribution and its optimizer, and xnes's full size × size matrix."""
+        covariance = size if trainer["algorithm"] == "xnes" else 0
+        return size * (trainer["popsize"] + 16 + covariance)
+
+    def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None) -> TrainResult:
+        """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
+        `checkpoint`: checkpoint(state, generations done) is called every trainer.checkpoint_every generations
+        and once more when training stops, unless a second Ctrl-C stopped it halfway through a generation."""
         t = self.trainer
         problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
                                  device=t["device"], num_actors=t["num_actors"])
@@ -106,34 +120,58 @@ class ESTrainer:
             # start the Ray actors now: their start-up draws from torch's global RNG, which must not shift the
             # searcher's samples (a run with actors equals the same run without)
             problem.all_remote_problems()
-        torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
-        searcher = make_searcher(t, problem, initial)
-        result, start = TrainResult(), time.perf_counter()
-        result.center = result.best = np.asarray(initial, dtype=np.float64)
-        try:
-            for generation in range(t["generations"]):
-                problem.generation = generation
-                searcher.step()
-                center = searcher.status["center"].detach().cpu().numpy().astype(np.float64)
-                result.center = center
-                last = generation == t["generations"] - 1
-                out_of_time = t["time_limit"] and time.perf_counter() - start >= 60 * t["time_limit"]
-                validation = np.nan
-                if generation % t["eval_every"] == 0 or last or out_of_time:
-                    validation = self.validate(center)
-                    if validation > result.best_validation:
-                        result.best, result.best_validation = center, validation
-                evals = searcher.population.evals[:, 0].detach().cpu().numpy()
-                status = dict(fitness_mean=float(evals.mean()), fitness_max=float(evals.max()),
-                              fitness_min=float(evals.min()), center_return=validation,
-                              env_steps=problem.env_steps, wall_time=time.perf_counter() - start)
-                for key in self.CURVE:
-                    result.curve[key].append(status[key])
-                if on_generation:
-                    on_generation(generation, status, result)
-                if out_of_time:
-                    result.stopped_by = "time_limit"
-                    break
-        except KeyboardInterrupt:
-            result.interrupted, result.stopped_by = True, "interrupted"
-        return result
+        if state is None:
+            torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
+            searcher = make_searcher(t, problem, initial)
+            center = np.asarray(initial, dtype=np.float64)
+            result = TrainResult(center=center, best=center)
+        else:
+            searcher, result = _thaw(state, problem)
+
+        def generation(g):
+            problem.generation = g
+            searcher.step()
+            center = searcher.status["center"].detach().cpu().numpy().astype(np.float64)
+            evals = searcher.population.evals[:, 0].detach().cpu().numpy()
+            status = fitness_status(evals) | dict(env_steps=problem.env_steps)
+            return center, status, status["diverged"] == len(evals)   # the whole population diverged
+
+        return train_loop(generation, result, settings=t, iterations=t[self.ITERATIONS],
+                          unit=self.ITERATIONS[:-1], validate=self.validate,
+                          freeze=lambda: _freeze(searcher, problem, result), on_generation=on_generation,
+                          checkpoint=checkpoint)
+
+
+# The searcher is pickled whole (its distribution, its optimizer's state such as ClipUp's velocity, CMA-ES's
+# paths, ...), which works for every EvoTorch algorithm alike; its problem is left out as a reference and
+# replaced by the resumed run's own, which holds the task, the agent and maybe Ray actors, none of them state.
+class _Pickler(pickle.Pickler):
+    def __init__(self, file, problem):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.problem = problem
+
+    def persistent_id(self, obj):
+        return "problem" if obj is self.problem else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, problem):
+        super().__init__(file)
+        self.problem = problem
+
+    def persistent_load(self, pid):
+        return self.problem
+
+
+def _freeze(searcher, problem, result) -> bytes:
+    """The trainer's state as one immutable snapshot: searcher, torch's RNG, the result so far."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, problem).dump((searcher, torch.get_rng_state(), result))
+    return buffer.getvalue()
+
+
+def _thaw(state: bytes, problem):
+    searcher, torch_rng, result = _Unpickler(io.BytesIO(state), problem).load()
+    torch.set_rng_state(torch_rng)
+    problem.env_steps = result.env_steps
+    return searcher, result

@@ -6,9 +6,14 @@ recorded inputs with the graph, in windows of `bptt` steps (the whole episode wi
 backpropagated before the next one runs and W is detached between them, so memory holds one window of the W
 trajectory. Adam takes one step (a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the
 gradient norm. The parameters are evaluated on the validation episodes by the same fused Numba rollout as an ES
-centre, and the curve has the ES trainer's keys: the dataset is the same.
+centre, and the curve has the ES trainer's keys: the dataset is the same. The updates run in the loop every
+trainer shares (`loop.train_loop`), with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit;
+an update whose loss or gradient is not finite is not applied and stops the run (stopped_by: diverged), keeping
+the last finite parameters.
 """
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import torch
@@ -16,8 +21,8 @@ import torch
 from ..rollout import draw_episodes, rollout
 from ..rollout_torch import collect, replay
 from ..seeding import rng_for
-from .es import ESTrainer
-from .loop import train_loop
+from .es import fitness
+from .loop import CURVE, TrainResult, fitness_status, train_loop
 
 
 def gae(reward, value, live, gamma: float, lam: float):
@@ -37,7 +42,10 @@ def gae(reward, value, live, gamma: float, lam: float):
 
 class GradientTrainer:
     kind = "gradient"
-    CURVE = ESTrainer.CURVE
+    CURVE = CURVE
+    ITERATIONS = "updates"   # the protocol field counting this trainer's iterations
+    DIVERGED = ("update {} diverged (non-finite loss or gradient; its step was not taken); the dataset holds the "
+                "run until then. Bound W with agent.W_clip, or lower trainer.lr")
 
     def __init__(self, trainer: dict, task, agent, *, seed: int):
         self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
@@ -46,24 +54,58 @@ class GradientTrainer:
         self.dtype = getattr(torch, agent.dtype)
 
     def validate(self, genome) -> float:
-        return float(rollout(self.agent, self.task, genome, self.validation).returns.mean())
+        """Mean validation return by the fused kernel, as an ES centre's (-inf when W diverged)."""
+        return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
 
-    def train(self, initial: np.ndarray, on_generation=None):
+    @staticmethod
+    def state_floats(trainer: dict, size: int) -> int:
+        """About how many floats a checkpoint holds: the parameters, Adam's two moments, and slack."""
+        return 4 * size + 1024
+
+    def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None) -> TrainResult:
+        """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
+        `checkpoint`: checkpoint(state, updates done) is called every trainer.checkpoint_every updates and once
+        more when training stops (the ES trainer's contract, `loop.train_loop`)."""
         t = self.trainer
-        params = torch.tensor(initial, dtype=self.dtype, device=self.device, requires_grad=True)
-        optimizer = torch.optim.Adam([params], lr=t["lr"])
+        if state is None:
+            params, optimizer = self._start(torch.tensor(initial, dtype=self.dtype, device=self.device))
+            center = np.asarray(initial, dtype=np.float64)
+            result = TrainResult(center=center, best=center)
+        else:
+            params, optimizer, result = self._thaw(state)
 
-        def step(i):
+        def one_update(i):
+            # update i's episodes come from their own stream: i is all the NumPy random state there is to keep
             episodes = draw_episodes(self.task, self.agent, rng_for(self.seed, "train", i), t["episodes"])
-            run = self.update(params, optimizer, episodes)
-            return params.detach().cpu().numpy().astype(np.float64), run.returns, int(run.steps.sum())
+            run, finite = self.update(params, optimizer, episodes)
+            status = fitness_status(run.returns) | dict(diverged=int(not finite),
+                                                        env_steps=result.env_steps + int(run.steps.sum()))
+            # a diverged update leaves the last finite parameters as the centre: what the dataset keeps
+            center = params.detach().cpu().numpy().astype(np.float64) if finite else result.center
+            return center, status, not finite
 
-        return train_loop(step, initial, iterations=t["updates"], time_limit=t["time_limit"],
-                          eval_every=t["eval_every"], validate=self.validate, on_generation=on_generation)
+        return train_loop(one_update, result, settings=t, iterations=t[self.ITERATIONS],
+                          unit=self.ITERATIONS[:-1], validate=self.validate,
+                          freeze=lambda: _freeze(params, optimizer, result), on_generation=on_generation,
+                          checkpoint=checkpoint)
+
+    def _start(self, params: torch.Tensor):
+        params = params.to(self.device).requires_grad_(True)
+        return params, torch.optim.Adam([params], lr=self.trainer["lr"])
+
+    def _thaw(self, state: bytes):
+        saved, adam, rng, result = pickle.loads(state)
+        params, optimizer = self._start(saved)
+        optimizer.load_state_dict(adam)
+        torch.set_rng_state(rng["cpu"])
+        if rng["cuda"] is not None:
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        return params, optimizer, result
 
     def update(self, params, optimizer, episodes):
         """One batch: collect, advantages, one (a2c) or ppo_epochs (ppo) optimizer steps. Returns the
-        Trajectory of the batch."""
+        Trajectory of the batch and whether every step was finite: a non-finite loss or gradient stops the
+        update before its optimizer step, so params and Adam's moments keep their last finite values."""
         t = self.trainer
         with torch.no_grad():
             run = collect(self.agent, self.task, params, episodes, greedy=False, device=self.device)
@@ -74,16 +116,19 @@ class GradientTrainer:
             old = torch.log_softmax(run.logits, -1).gather(-1, run.action[..., None])[..., 0]
         for _ in range(t["ppo_epochs"] if t["algorithm"] == "ppo" else 1):
             optimizer.zero_grad()
-            self.backward(params, episodes, run, advantages, targets, old)
+            loss = self.backward(params, episodes, run, advantages, targets, old)
+            if not (torch.isfinite(loss) and torch.isfinite(params.grad).all()):
+                return run, False
             if t["max_grad_norm"]:
                 torch.nn.utils.clip_grad_norm_([params], t["max_grad_norm"])
             optimizer.step()
-        return run
+        return run, bool(torch.isfinite(params).all())
 
     def backward(self, params, episodes, run, advantages, targets, old_logp):
-        """Accumulate the gradient of the mean per-step loss, window by window of the W trajectory."""
+        """Accumulate the gradient of the mean per-step loss, window by window of the W trajectory; returns
+        that loss (detached)."""
         T = run.x.shape[0]
-        window, n, W = self.trainer["bptt"] or T, run.live.sum(), None
+        window, n, W, total = self.trainer["bptt"] or T, run.live.sum(), None, 0.0
         for begin in range(0, T, window):
             end = min(begin + window, T)
             logits, values, W = replay(self.agent, params, episodes, run.x, run.live, start=begin, stop=end, W=W)
@@ -91,7 +136,9 @@ class GradientTrainer:
             loss = self.loss(logits, values, run.action[part], run.live[part], advantages[part], targets[part],
                              old_logp[part])
             (loss / n).backward()
+            total = total + loss.detach() / n
             W = W.detach()
+        return total
 
     def loss(self, logits, values, action, live, advantages, targets, old_logp):
         """Summed over the live steps of a window: policy loss + value_coef · squared value error
@@ -108,3 +155,11 @@ class GradientTrainer:
             policy = -logp * advantages
         per_step = policy + t["value_coef"] * (values - targets) ** 2 - t["entropy"] * entropy
         return per_step[live].sum()
+
+
+def _freeze(params, optimizer, result) -> bytes:
+    """The trainer's whole state as one immutable snapshot: parameters, Adam's moments and step count, torch's
+    RNG (no update draws from it today; kept so that one that does still resumes exactly), the result so far."""
+    rng = dict(cpu=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if params.is_cuda else None)
+    return pickle.dumps((params.detach().cpu(), optimizer.state_dict(), rng, result),
+                        protocol=pickle.HIGHEST_PROTOCOL)

@@ -1,41 +1,110 @@
-"""The bookkeeping every trainer's loop shares: validation every few iterations, best snapshot, curve, time
-limit, status hook, Ctrl-C."""
+"""The loop every trainer shares, so that ES and gradient training keep one contract: validation every few
+iterations, best snapshot, curve, time limit, status hook, checkpoints, stopping where the state is whole
+(Ctrl-C, SIGTERM), stopping on divergence, and continuing from a checkpoint exactly as if never stopped.
+
+An iteration is a generation (ES) or a parameter update (gradient); the dataset calls both `generation`.
+"""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .es import TrainResult
+from .stopping import StopRequests
+
+CURVE = ("fitness_mean", "fitness_max", "fitness_min", "center_return", "diverged", "env_steps", "wall_time")
 
 
-def train_loop(step, initial, *, iterations, time_limit, eval_every, validate, on_generation=None) -> TrainResult:
-    """step(i) → (parameters after iteration i (size,), returns of its training episodes (n,), environment steps
-    it took). validate(parameters) → mean validation return. Returns a TrainResult whose curve has the keys of
-    ESTrainer.CURVE (fitness_* are the training episodes' returns), so every trainer writes the same dataset."""
-    result, start, env_steps = TrainResult(), time.perf_counter(), 0
-    result.center = result.best = np.asarray(initial, dtype=np.float64)
-    try:
-        for i in range(iterations):
-            center, returns, steps = step(i)
-            env_steps += steps
-            result.center = center
-            out_of_time = time_limit and time.perf_counter() - start >= 60 * time_limit
-            validation = np.nan
-            if i % eval_every == 0 or i == iterations - 1 or out_of_time:
-                validation = validate(center)
-                if validation > result.best_validation:
-                    result.best, result.best_validation = center, validation
-            status = dict(fitness_mean=float(np.mean(returns)), fitness_max=float(np.max(returns)),
-                          fitness_min=float(np.min(returns)), center_return=validation, env_steps=env_steps,
-                          wall_time=time.perf_counter() - start)
-            for key in result.curve:
-                result.curve[key].append(status[key])
-            if on_generation:
-                on_generation(i, status, result)
-            if out_of_time:
-                result.stopped_by = "time_limit"
-                break
-    except KeyboardInterrupt:
-        result.interrupted, result.stopped_by = True, "interrupted"
+@dataclass
+class TrainResult:
+    """Per iteration: fitness mean/max/min over the training episodes' scores that stayed finite, validation
+    return of the centre (NaN between evaluations, -inf when the centre diverged), what diverged (ES: members;
+    gradient: 1 when the update did), environment steps and wall seconds so far. center: the search centre or
+    the trained parameters; best: the centre snapshot with the best validation return. stopped_by: '' while
+    training, then generations, time_limit, interrupted or diverged."""
+
+    curve: dict = field(default_factory=lambda: {k: [] for k in CURVE})
+    center: np.ndarray | None = None
+    best: np.ndarray | None = None
+    best_validation: float = -np.inf
+    stopped_by: str = ""
+
+    @property
+    def generations(self) -> int:
+        return len(self.curve["fitness_mean"])
+
+    @property
+    def wall_time(self) -> float:
+        return self.curve["wall_time"][-1] if self.generations else 0.0
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stopped_by == "interrupted"
+
+    @property
+    def done(self) -> bool:
+        """Training is over for good: a resumed run goes straight to the evaluation."""
+        return self.stopped_by not in ("", "interrupted")
+
+    @property
+    def env_steps(self) -> int:
+        return self.curve["env_steps"][-1] if self.generations else 0
+
+
+def fitness_status(scores) -> dict:
+    """fitness_mean/max/min over the finite scores, and how many were not finite (diverged)."""
+    scores = np.asarray(scores)
+    finite = scores[np.isfinite(scores)]
+    stats = (finite.mean(), finite.max(), finite.min()) if finite.size else (np.nan,) * 3
+    return dict(zip(("fitness_mean", "fitness_max", "fitness_min"), map(float, stats)),
+                diverged=int(scores.size - finite.size))
+
+
+def train_loop(step, result: TrainResult, *, settings: dict, iterations: int, unit: str, validate, freeze,
+               on_generation=None, checkpoint=None) -> TrainResult:
+    """Run iterations result.generations .. iterations-1 and return result.
+
+    step(i) → (centre after iteration i (size,) float64, status with fitness_mean, fitness_max, fitness_min,
+    diverged and env_steps (so far), lost: True when nothing trainable is left and training must stop).
+    validate(centre) → validation return. freeze() → the trainer's whole state, for checkpoint(state, iterations
+    done), called every settings["checkpoint_every"] iterations and once more when training stops, unless a
+    second Ctrl-C stopped it halfway through an iteration. settings also gives time_limit and eval_every; unit
+    names an iteration to the user."""
+    if result.done:
+        return result
+    result.stopped_by = ""
+    with StopRequests(unit) as stop:
+        try:
+            _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop)
+        except KeyboardInterrupt:  # a second Ctrl-C, halfway through an iteration: no whole state to save
+            result.stopped_by = "interrupted"
+            return result
+    if checkpoint:
+        checkpoint(freeze(), result.generations)
     return result
+
+
+def _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop):
+    limit, every = 60 * settings["time_limit"], settings["checkpoint_every"]
+    start = time.perf_counter() - result.wall_time  # a resumed run gets what is left of the time limit
+    for i in range(result.generations, iterations):
+        result.center, status, lost = step(i)
+        out_of_time = limit and time.perf_counter() - start >= limit
+        validation = np.nan
+        if i % settings["eval_every"] == 0 or i == iterations - 1 or out_of_time:
+            validation = validate(result.center)
+            if validation > result.best_validation:
+                result.best, result.best_validation = result.center, validation
+        status = status | dict(center_return=validation, wall_time=time.perf_counter() - start)
+        for key in CURVE:
+            result.curve[key].append(status[key])
+        if on_generation:
+            on_generation(i, status, result)
+        result.stopped_by = ("diverged" if lost else "time_limit" if out_of_time else
+                             "interrupted" if stop.requested else "")
+        if result.stopped_by:
+            return
+        if checkpoint and every and (i + 1) % every == 0:
+            checkpoint(freeze(), result.generations)
+    result.stopped_by = "generations"

@@ -61,6 +61,19 @@ def test_twin_reads_every_genome_block_like_the_kernels(changes, rng):
     np.testing.assert_allclose(W[live], fused.W[:, :live.shape[1]][live], atol=1e-8, rtol=0)
 
 
+def test_twin_clips_W_like_the_kernels(rng):
+    task, agent = setup(**{"agent.W_clip": 0.02, "agent.neurons": 12})
+    genomes = genomes_for(agent, rng, 2)
+    episodes = draw_episodes(task, agent, rng, 3)
+    fused = rollout(agent, task, genomes, episodes, record=3)
+    twin = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=True, keep=True)
+    live = twin.live[:, :3].T.numpy()
+    W = twin.W[:, :3].transpose(0, 1).numpy()
+    np.testing.assert_allclose(W[live], fused.W[:, :live.shape[1]][live], atol=1e-8, rtol=0)
+    np.testing.assert_allclose(twin.returns.reshape(2, 3), fused.returns, atol=1e-8, rtol=0)
+    assert np.abs(W[live]).max() == pytest.approx(0.02)   # the bound was reached, so the clip was exercised
+
+
 @pytest.mark.parametrize("write", ["vanilla", "linear", "mlp"])
 def test_the_torch_rule_is_the_reference_rule(write, rng):
     B, N, H, S = 5, 6, 4, 3

@@ -34,7 +34,7 @@ def test_shipped_comparisons_are_valid(comparison):
 
 
 def test_an_empty_protocol_gets_every_default(tmp_path):
-    spec = load(write(tmp_path, ""))
+    spec = load(write(tmp_path, "{}\n"))
     assert spec == {**defaults(), "name": "p"}
     assert spec["agent"]["steps"] == 4 and spec["task"]["presentations"] == 6
     assert set(spec) == {"name", "seed"} | set(SECTIONS)

@@ -13,7 +13,7 @@ import xarray as xr
 import yaml
 
 import metods_sim
-from metods_sim.results import write
+from metods_sim.results import read_checkpoint, write
 
 from conftest import ROOT, cli
 
@@ -143,7 +143,8 @@ def test_ctrl_c_ends_training_and_still_writes_the_dataset(tmp_path):
     ds = metods_sim.load(tmp_path)
     assert ds.attrs["status"] == "interrupted" and ds.attrs["stopped_by"] == "interrupted"
     assert ds.sizes["generation"] >= 20 and ds.sizes["episode"] == 20
-    assert not list(tmp_path.glob("*.part"))
+    assert read_checkpoint(tmp_path)["generations"] == ds.sizes["generation"]   # resume goes on from there
+    assert not list(tmp_path.glob(".*.part"))
 
 
 def test_a_failed_write_leaves_no_file_behind(tmp_path):

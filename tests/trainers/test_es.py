@@ -1,4 +1,8 @@
-"""ES meta-training through EvoTorch: every algorithm runs, fitness is shared-episode mean return, it learns."""
+"""ES meta-training through EvoTorch: every algorithm runs, fitness is shared-episode mean return, it learns; it
+stops where its state is whole and resumes from that state exactly; diverged members never steer it."""
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -85,3 +89,114 @@ def test_ray_actors_give_the_same_run_as_one_process():
     for key in ("fitness_mean", "fitness_max", "fitness_min", "center_return", "env_steps"):
         np.testing.assert_allclose(curves[2].curve[key], curves[0].curve[key], rtol=1e-6)
     np.testing.assert_allclose(curves[2].center, curves[0].center, rtol=1e-6)
+
+
+def assert_same_training(a, b):
+    """Two trainings equal value for value; wall time aside."""
+    for key in ESTrainer.CURVE:
+        if key != "wall_time":
+            np.testing.assert_array_equal(a.curve[key], b.curve[key], err_msg=key)
+    np.testing.assert_array_equal(a.center, b.center)
+    np.testing.assert_array_equal(a.best, b.best)
+    assert (a.best_validation, a.stopped_by) == (b.best_validation, b.stopped_by)
+
+
+@pytest.mark.parametrize("algorithm", ["pgpe", "snes", "xnes", "cmaes", "cem"])
+def test_training_resumed_from_a_checkpoint_equals_training_left_alone(algorithm):
+    spec, task, agent = build(**{"trainer.algorithm": algorithm, "trainer.generations": 6,
+                                 "trainer.checkpoint_every": 2, "trainer.eval_every": 2})
+    initial = agent.initial(rng_for(0, "init"))
+    saved = {}
+    alone = ESTrainer(spec["trainer"], task, agent, seed=0).train(
+        initial, checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert sorted(saved) == [2, 4, 6]   # every 2 generations, and when training stopped
+    for done in (2, 4, 6):
+        torch.manual_seed(12345)   # whatever drew from torch's RNG in between
+        resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[done])
+        assert_same_training(resumed, alone)
+
+
+def test_a_resumed_time_limited_run_gets_what_was_left_of_its_time():
+    spec, task, agent = build(**{"trainer.generations": 10_000, "trainer.time_limit": 0.02,
+                                 "trainer.checkpoint_every": 5})
+    saved = {}
+    ESTrainer(spec["trainer"], task, agent, seed=0).train(agent.initial(rng_for(0, "init")),
+                                                          checkpoint=lambda state, done: saved.setdefault(done, state))
+    resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[5])
+    wall = resumed.curve["wall_time"]
+    assert resumed.stopped_by == "time_limit" and np.all(np.diff(wall) > 0)
+    assert 1.2 <= wall[-1] < 1.2 + 1.0 and wall[4] < 1.2
+
+
+def test_members_whose_fast_weights_diverge_get_the_worst_fitness():
+    from test_rollout import with_carry
+
+    spec, task, agent = build()
+    problem = EpisodeProblem(task, agent, episodes=4, seed=5)
+    sane = agent.initial(np.random.default_rng(0))
+    genomes = np.stack([sane, with_carry(agent, sane, 1e8), sane + 0.1, with_carry(agent, sane + 0.1, 1e8)])
+    batch = SolutionBatch(problem, popsize=4)
+    batch.set_values(torch.as_tensor(genomes, dtype=torch.float32))
+    problem.evaluate(batch)
+    shared = draw_episodes(task, agent, rng_for(5, "train", 0), 4)
+    returns = rollout(agent, task, batch.values.numpy().astype(np.float64), shared).returns.mean(axis=1)
+    evals = batch.evals[:, 0].numpy()
+    assert evals[1] == evals[3] == -np.inf
+    np.testing.assert_allclose(evals[[0, 2]], returns[[0, 2]], rtol=1e-6)
+
+
+def test_the_search_goes_on_past_members_that_diverge():
+    from test_rollout import with_carry
+
+    spec, task, agent = build(**{"trainer.generations": 4, "trainer.stdev_init": 0.5, "agent.steps": 2})
+    # carry 3000 sits on the edge of float32 overflow over 2 x 6 passes: part of the population spills over it
+    initial = with_carry(agent, agent.initial(rng_for(0, "init")), 3000.0)
+    result = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)
+    diverged = np.array(result.curve["diverged"])
+    assert result.stopped_by == "generations" and np.all(diverged < 16) and diverged.sum() > 0
+    assert np.isfinite(result.center).all() and np.isfinite(result.curve["fitness_mean"]).all()
+
+
+def test_a_population_that_diverges_whole_stops_the_run():
+    from test_rollout import with_carry
+
+    spec, task, agent = build(**{"trainer.generations": 50})
+    initial = with_carry(agent, agent.initial(rng_for(0, "init")), 1e12)   # overflows float32 in 6 steps
+    result = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)
+    assert result.stopped_by == "diverged" and result.generations == 1
+    assert result.curve["diverged"] == [16] and np.isnan(result.curve["fitness_mean"][0])
+    assert result.curve["center_return"] == [-np.inf]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_training_at_the_end_of_the_generation_with_a_checkpoint_that_resumes_exactly(signum):
+    spec, task, agent = build(**{"trainer.generations": 8, "trainer.checkpoint_every": 0})
+    initial = agent.initial(rng_for(0, "init"))
+    alone = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)
+    saved = {}
+
+    def signal_at_3(generation, status, result):
+        if generation == 3:
+            os.kill(os.getpid(), signum)   # a real signal, delivered to this process's main thread
+
+    before = signal.getsignal(signum)
+    stopped = ESTrainer(spec["trainer"], task, agent, seed=0).train(
+        initial, on_generation=signal_at_3, checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert stopped.stopped_by == "interrupted" and stopped.generations == 4 and list(saved) == [4]
+    assert signal.getsignal(signum) is before   # the handler lives as long as the training loop
+    resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[4])
+    assert_same_training(resumed, alone)
+
+
+def test_a_second_signal_stops_training_at_once_without_a_checkpoint():
+    spec, task, agent = build(**{"trainer.generations": 8})
+    saved = {}
+
+    def signal_twice(generation, status, result):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    result = ESTrainer(spec["trainer"], task, agent, seed=0).train(
+        agent.initial(rng_for(0, "init")), on_generation=signal_twice,
+        checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert result.stopped_by == "interrupted" and result.generations == 1 and saved == {}

@@ -1,5 +1,8 @@
-"""Gradient meta-training: GAE is right, the windowed backward is the true gradient, every variant runs, it learns,
-and a run writes the ES run's dataset."""
+"""Gradient meta-training: GAE is right, the windowed backward is the true gradient, every variant runs, it learns;
+it stops where its state is whole, resumes from that state exactly, and stops on a non-finite loss."""
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -120,3 +123,52 @@ def test_a2c_learns_the_one_shot_task(seed):
     result = trainer.train(initial)
     # measured for seed 0: 0.13 before, 1.2 of the optimum 2.0 after 800 updates (12 s)
     assert result.best_validation > before + 0.6, (before, result.curve["center_return"])
+
+
+def test_training_resumed_from_a_checkpoint_equals_training_left_alone():
+    from test_es import assert_same_training
+
+    changes = dict(algorithm="ppo", ppo_epochs=2, updates=6, checkpoint_every=2, eval_every=2,
+                   agent={"dtype": "float32"})
+    trainer, agent = build(**changes)
+    saved = {}
+    alone = trainer.train(agent.initial(rng_for(0, "init")),
+                          checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert sorted(saved) == [2, 4, 6]   # every 2 updates, and when training stopped
+    for done in (2, 4, 6):
+        torch.manual_seed(12345)   # whatever drew from torch's RNG in between
+        resumed = build(**changes)[0].train(state=saved[done])   # a fresh trainer, as `resume` builds one
+        assert_same_training(resumed, alone)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_training_at_the_end_of_the_update_with_a_checkpoint_that_resumes_exactly(signum):
+    from test_es import assert_same_training
+
+    trainer, agent = build(updates=8, checkpoint_every=0)
+    initial = agent.initial(rng_for(0, "init"))
+    alone = trainer.train(initial)
+    saved = {}
+
+    def signal_at_3(update, status, result):
+        if update == 3:
+            os.kill(os.getpid(), signum)   # a real signal, delivered to this process's main thread
+
+    stopped = build(updates=8, checkpoint_every=0)[0].train(
+        initial, on_generation=signal_at_3, checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert stopped.stopped_by == "interrupted" and stopped.generations == 4 and list(saved) == [4]
+    resumed = build(updates=8, checkpoint_every=0)[0].train(state=saved[4])
+    assert_same_training(resumed, alone)
+
+
+def test_an_update_whose_loss_is_not_finite_stops_training_and_keeps_the_last_finite_parameters():
+    # every fast weight starts at alpha * beta * v u ~ 1e40: beyond float32, so W, the logits and the loss are NaN
+    trainer, agent = build(updates=50, agent={"dtype": "float32", "init_alpha": 1e30, "init_beta": 1e10})
+    initial = agent.initial(rng_for(0, "init"))
+    saved = {}
+    result = trainer.train(initial, checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert result.stopped_by == "diverged" and result.generations == 1 and list(saved) == [1]
+    assert result.curve["diverged"] == [1] and result.curve["center_return"] == [-np.inf]
+    np.testing.assert_array_equal(result.center, initial)   # the step from a NaN gradient was not taken
+    assert np.isfinite(result.curve["fitness_mean"]).all()   # the episodes themselves were played
+    assert trainer.train(state=saved[1]).generations == 1   # nothing left to resume
