@@ -200,14 +200,18 @@ def _compare(argv) -> int:
     import logging
 
     from .analysis import comparison_table
-    from .compare import compare, read_comparison
+    from .compare import ComparisonStopped, compare, read_comparison
     from .run import check_machine
 
     for spec in read_comparison(args.comparison, args.overrides)["specs"].values():
         check_machine(spec, args.comparison)
     logging.getLogger("evotorch").setLevel(logging.WARNING)
-    path = compare(args.comparison, out_dir=args.out, overrides=args.overrides, progress=not args.quiet,
-                   command="python -m metods_sim compare " + shlex.join(argv))
+    try:
+        path = compare(args.comparison, out_dir=args.out, overrides=args.overrides, progress=not args.quiet,
+                       command="python -m metods_sim compare " + shlex.join(argv))
+    except ComparisonStopped as stopped:
+        print(f"error: {stopped}", file=sys.stderr)
+        return 130
     import xarray
 
     with xarray.open_dataset(path) as ds:

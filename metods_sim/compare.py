@@ -57,8 +57,14 @@ def read_comparison(path, overrides=()) -> dict:
     return dict(name=raw.get("name") or path.stem, seeds=raw["seeds"], specs=specs)
 
 
+class ComparisonStopped(RuntimeError):
+    """A run of the comparison was stopped (Ctrl-C, SIGTERM); str(error) is the one line shown to the user."""
+
+
 def compare(path, *, out_dir=None, overrides=(), progress=True, command="") -> Path:
-    """Run every protocol × seed of a comparison file and write DIR/compare.nc; returns its path."""
+    """Run every protocol × seed of a comparison file and write DIR/compare.nc; returns its path. A run stopped
+    by Ctrl-C or SIGTERM still writes its own dataset and checkpoint, then the comparison stops there
+    (ComparisonStopped): its trainers would otherwise be compared on unequal budgets."""
     from .results import write
     from .run import run
 
@@ -69,6 +75,10 @@ def compare(path, *, out_dir=None, overrides=(), progress=True, command="") -> P
         for seed in comparison["seeds"]:
             one = run({**spec, "seed": seed}, out_dir=out / f"{kind}-seed{seed}", progress=progress, command=command)
             runs[kind, seed] = xr.open_dataset(one).load()
+            if runs[kind, seed].attrs["status"] == "interrupted":
+                raise ComparisonStopped(f"{one.parent}: interrupted; the runs after it were not started and "
+                                        f"{out / 'compare.nc'} was not written (python -m metods_sim resume "
+                                        f"{one.parent} continues this run)")
     return write(combine(runs, comparison), out / "compare.nc")
 
 

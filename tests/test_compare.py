@@ -1,4 +1,11 @@
-"""Two trainers, two seeds, one dataset: `python -m metods_sim compare` on a tiny budget, and its bad input."""
+"""Two trainers, two seeds, one dataset: `python -m metods_sim compare` on a tiny budget, its bad input, and
+Ctrl-C."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -55,3 +62,29 @@ def test_compare_bad_input_exits_2_with_one_line(tmp_path, protocols, extra, exp
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
     assert expected.format(root=ROOT) in done.stderr
+
+
+def test_a_comparison_stopped_by_ctrl_c_keeps_the_stopped_run_and_starts_no_other(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\nprotocols: [{ROOT}/protocols/harlow_simple.yaml, "
+                    f"{ROOT}/protocols/harlow_simple_gradient.yaml]\nseeds: [0]\n"
+                    "set: [trainer.time_limit=5, trainer.checkpoint_every=1, trainer.eval_every=1000, "
+                    "trainer.eval_episodes=8, evaluation.episodes=20, recording.episodes=0]\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "metods_sim", "compare", str(path), "--out", str(out), "--quiet"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "es-seed0" / "checkpoint.pkl").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)   # training of the first run is under way: it stops at its generation's end
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == (
+        f"error: {out / 'es-seed0'}: interrupted; the runs after it were not started and {out / 'compare.nc'} was "
+        f"not written (python -m metods_sim resume {out / 'es-seed0'} continues this run)")
+    assert xr.open_dataset(out / "es-seed0" / "results.nc").attrs["status"] == "interrupted"
+    assert not (out / "gradient-seed0").exists() and not (out / "compare.nc").exists()
