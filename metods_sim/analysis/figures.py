@@ -44,7 +44,7 @@ def learning_curve_figure(ds: xr.Dataset) -> Figure:
         ax.plot(curve["env_steps"], curve["mean"], color=color, lw=0.8 if thin else 1.5, label=label)
         if int(curve["seeds"].max()) > 1:
             ax.fill_between(curve["env_steps"], curve["low"], curve["high"], color=color, alpha=0.25, lw=0)
-    if "task_optimum" in ds.attrs:
+    if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
         ax.axhline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8,
                    label=f"optimum ({float(ds.attrs['task_optimum']):g})")
     ax.set(xlabel="environment steps", ylabel="return per episode (sum of rewards)", title="Meta-training")

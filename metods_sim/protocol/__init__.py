@@ -188,7 +188,10 @@ def _value(given: dict, key: str, field: Field, where, path: str):
 
 
 def _check_together(spec, where):
-    trainer = spec["trainer"]
+    task, trainer = spec["task"], spec["trainer"]
+    if task["kind"] == "maze" and task["view"] % 2 == 0:
+        raise ProtocolError(f"{where('task.view')}: expected an odd number (the window is centred on the agent), "
+                            f"got {task['view']}")
     if trainer["algorithm"] == "pgpe" and trainer["popsize"] % 2:
         raise ProtocolError(f"{where('trainer.popsize')}: expected an even number with algorithm pgpe (it samples "
                             f"symmetric pairs), got {trainer['popsize']}")

@@ -68,6 +68,15 @@ TASKS = {
         "correct_reward": _float(1.0, "Reward for choosing the episode's rewarded object."),
         "wrong_reward": _float(-1.0, "Reward for choosing the other object."),
     },
+    "maze": {
+        "size": _int(8, "Side of the free area inside the wall border [paper: 8 for training, 10 to test "
+                        "generalization].", min=2),
+        "view": _int(3, "Side of the square window of cells around the agent it observes (odd) [paper: 3].", min=1),
+        "target_reward": _float(10.0, "Reward for reaching the hidden target, after which the agent is teleported "
+                                      "to a random free cell [paper].", above=0),
+        "wall_reward": _float(0.0, "Reward for a move into a wall (a penalty when negative) [paper: 0].", max=0),
+        "step_limit": _int(100, "Steps per episode [paper: 100].", min=1),
+    },
 }
 
 AGENTS = {

@@ -5,7 +5,8 @@
                                    centre diverged), diverged (members whose W became non-finite);
                                    coordinates env_steps, wall_time (s)
     episode                        eval_return, eval_steps, eval_diverged (0/1); eval_<metric> (episode,
-                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow
+                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow; the task's
+                                   episode_stats, e.g. eval_first_reward, eval_success (episode) for the maze
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action, reward, value, observation (sample, time, obs) for the first
                                    `recording.episodes` test episodes; sample_length = steps each took
@@ -57,6 +58,8 @@ def evaluation_dataset(evaluation, task) -> xr.Dataset:
     ds["eval_steps"] = ("episode", evaluation.steps[0])
     ds["eval_diverged"] = ("episode", evaluation.diverged[0].astype(np.int8))  # netCDF has no booleans
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
+    for name, values in task.episode_stats(evaluation.metrics[0]).items():
+        ds[f"eval_{name}"] = ("episode", values)
     return ds if evaluation.W is None else ds.merge(_recording(evaluation))
 
 
