@@ -41,7 +41,29 @@ def summary(ds: xr.Dataset) -> dict:
     return out
 
 
+def sweep_text(ds: xr.Dataset) -> str:
+    """The final evaluation of each variant of a sweep dataset (variant, seed, episode), a line each."""
+    from .curves import ablation_table
+
+    table = ablation_table(ds)
+    seeds = ds.sizes.get("seed", 1)
+    lines = [f"status: {ds.attrs.get('status', 'unknown')}; {ds.sizes['variant']} variants × {seeds} seeds, "
+             f"held-out return mean ± s.e.m. over {'seeds' if seeds > 1 else 'episodes'}"]
+    width = max(len(str(v)) for v in table["variant"].values)
+    for i, name in enumerate(table["variant"].values):
+        row = table.isel(variant=i)
+        line = f"  {str(name):<{width}}  return {float(row['return_mean']):8.3f} ± {float(row['return_sem']):.3f}"
+        if "correct_later" in row:
+            line += f"  correct on presentations 2+ {float(row['correct_later']):.1%}"
+        if "first_reward" in row:
+            line += f"  first reward {float(row['first_reward']):5.1f}  success {float(row['success']):.1%}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def summary_text(ds: xr.Dataset) -> str:
+    if "variant" in ds.dims:
+        return sweep_text(ds)
     s = summary(ds)
     lines = [f"status: {s['status']}"]
     if "generations" in s:

@@ -21,7 +21,8 @@ class Field:
     def expected(self) -> str:
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
-        words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.kind]
+        words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                 "mapping": "a mapping"}[self.kind]
         bounds = []
         if self.above is not None:
             bounds.append(f"> {self.above:g}")
@@ -47,6 +48,10 @@ def _choice(default, doc, choices):
 TOP = {
     "name": Field("", "Protocol name, used in the default output path; empty: the protocol file's name.", "str"),
     "seed": _int(0, "Seed of everything random in the run (initial genome, ES noise, every episode).", min=0),
+    "sweep": Field({}, "Many runs of this protocol in one dataset with variant and seed dims: seeds: [0, 1], "
+                       "key.path: [values] (a grid axis), variants: {name: {key.path: value}} (named variants); "
+                       "{}: one run. Each run gets its own directory DIR/<variant>/seed-<n>/ and the whole "
+                       "trainer budget (time_limit is per run). See docs/protocol.md.", "mapping"),
 }
 
 TASKS = {
