@@ -35,7 +35,9 @@ the run would have written had it never stopped. An existing run in DIR is never
 A protocol has the sections task, agent, trainer, evaluation, recording and output, plus name and seed. Every
 field has a default; `python -m metods_sim fields` lists them all (also in docs/protocol.md).
 Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
-test)."""
+test), protocols/maze.yaml (exploration of Prim's mazes with a hidden target), protocols/maze_ablation.yaml
+(a sweep: α, S and the write vector). A protocol with a `sweep` section runs each variant × seed in
+DIR/NN-variant/seed-N/ and gathers them into DIR/results.nc over (variant, seed)."""
 
 EPILOG = """\
 examples:
@@ -44,6 +46,7 @@ examples:
   python -m metods_sim resume runs/harlow/20261125-120000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --episodes 2000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
+  python -m metods_sim evaluate runs/maze/20261125-120000/results.nc --set task.size=10   (unseen 10x10 mazes)
   python -m metods_sim plot runs/harlow/20261125-120000/results.nc      (python -m metods_sim plot --help)
 
 exit status: 0 done, 1 the whole population diverged (the dataset holds the run until then) or the results
