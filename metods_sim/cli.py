@@ -38,7 +38,9 @@ A protocol has the sections task, agent, trainer, evaluation, recording and outp
 field has a default; `python -m metods_sim fields` lists them all (also in docs/protocol.md).
 Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
 test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
-trainer.kind gradient)."""
+trainer.kind gradient), protocols/maze.yaml (exploration of Prim's mazes with a hidden target),
+protocols/maze_ablation.yaml (a sweep: α, S and the write vector). A protocol with a `sweep` section runs each
+variant × seed in DIR/NN-variant/seed-N/ and gathers them into DIR/results.nc over (variant, seed)."""
 
 EPILOG = """\
 examples:
@@ -47,6 +49,7 @@ examples:
   python -m metods_sim resume runs/harlow/20261125-120000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --episodes 2000
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
+  python -m metods_sim evaluate runs/maze/20261125-120000/results.nc --set task.size=10   (unseen 10x10 mazes)
   python -m metods_sim plot runs/harlow/20261125-120000/results.nc      (python -m metods_sim plot --help)
 
 exit status: 0 done, 1 training diverged (ES: the whole population; gradient: a non-finite loss or gradient;
@@ -226,7 +229,11 @@ Render the standard figures of a run or evaluation dataset, each as PNG and PDF,
 
   learning_curve           return per episode over environment steps: search centre (validation episodes),
                            population mean, task optimum; needs the training curve (a run's results.nc)
+  ablation                 held-out return per variant of a sweep (a sweep's results.nc)
   correct_by_presentation  rewarded object chosen per presentation, 95% intervals, chance; needs eval_correct
+  find_intervals           maze: steps to the first target reward, then between rewards; needs eval_find_step
+  comparison               trainers side by side: validation return over steps and over wall time, one-shot
+                           score per presentation (a `compare` dataset, compare.nc)
   weight_pca               W on its first two principal components, steps around the first choice, episodes
                            coloured by that choice's outcome (the paper's two modes)
   first_outcome_in_W       leave-one-out decoding of the first outcome from W at every presentation's choice

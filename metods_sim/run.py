@@ -67,9 +67,14 @@ def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> 
     path. Ctrl-C or SIGTERM during training ends it at the next iteration (generation or update) and still
     evaluates and writes; Ctrl-C during the evaluation writes the training alone. DIR/checkpoint.pkl is written
     every trainer.checkpoint_every iterations and when training stops, for `resume`. A DIR that already holds a
-    run is refused unless `force`."""
-    task, agent, trainer = build(spec)
+    run is refused unless `force`. A protocol with a sweep runs each of its runs in a directory under DIR
+    (`metods_sim.sweep`)."""
     out = Path(out_dir or spec["output"]["dir"] or default_dir(spec["name"]))
+    if spec["sweep"]:
+        from .sweep import run_sweep
+
+        return run_sweep(spec, out, progress=progress, command=command, force=force)
+    task, agent, trainer = build(spec)
     prepare(out, spec, task, agent, existing="replace" if force else "refuse")
     atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
     initial = agent.initial(rng_for(spec["seed"], "init"))
@@ -81,6 +86,13 @@ def resume(run_dir, *, progress=True, command="") -> Path:
     """Continue the run in run_dir from its checkpoint; the dataset it writes equals, value for value, the one
     the run would have written had it never stopped (wall-clock attributes and coordinates aside)."""
     out = Path(run_dir)
+    if not (out / CHECKPOINT).exists() and (out / "protocol.yaml").exists():
+        spec = validate(yaml.safe_load((out / "protocol.yaml").read_text()), f"{out / 'protocol.yaml'}")
+        if spec["sweep"]:
+            from .sweep import run_sweep
+
+            _check_unfinished(out)
+            return run_sweep(spec, out, progress=progress, command=command, resuming=True)
     about = _read_checkpoint(out)
     about["spec"] = spec = validate(about["spec"], f"{out / CHECKPOINT} (stored protocol)")
     _check_unfinished(out)
@@ -166,21 +178,33 @@ def prepare(out: Path, spec: dict, task, agent, *, existing: str = "refuse") -> 
         raise ProtocolError(f"{out}: holds a run already ({', '.join(p.name for p in held)}); choose another "
                             f"--out, pass --force to replace it, or continue it with python -m metods_sim resume "
                             f"{out}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        raise ProtocolError(f"{out}: cannot write the run directory ({_why(error)})") from None
-    need, free = bytes_needed(spec, task, agent), shutil.disk_usage(out).free
-    if free < need:
-        raise ProtocolError(f"{out}: the run needs about {_size(need)} for its results and checkpoints, "
-                            f"{_size(free)} free")
+    _check_writable(out, bytes_needed(spec, task, agent))
     if existing == "replace":
         for path in held:
             path.unlink()
     for leftover in out.glob(".*.part"):  # the temporary file of a write that a kill cut short
         leftover.unlink()
+
+
+def prepare_sweep(out: Path, spec: dict, *, existing: str) -> None:
+    """`prepare` for a sweep's directory: the same refusals, room for all its runs; "replace" deletes the
+    gathered results and the run directories a sweep writes (NN-name/seed-N), nothing else."""
+    from .protocol.sweep import runs
+    from .sweep import run_dir
+
+    plan = list(runs(spec))
+    names = list(spec["sweep"]["variants"])
+    dirs = [run_dir(out, names.index(name), name, seed) for name, seed, _ in plan]
+    held = [p for p in [out / "results.nc"] + dirs if p.exists()]
+    if held and existing == "refuse":
+        raise ProtocolError(f"{out}: holds a sweep already ({held[0].relative_to(out)}); choose another --out, "
+                            f"pass --force to replace it, or continue it with python -m metods_sim resume {out}")
+    need = sum(bytes_needed(sub, make_task(sub["task"]), make_agent(sub["agent"], make_task(sub["task"])))
+               for _, _, sub in plan)
+    _check_writable(out, need)
+    if existing == "replace":
+        for path in held:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def bytes_needed(spec: dict, task, agent) -> int:
@@ -193,6 +217,19 @@ def bytes_needed(spec: dict, task, agent) -> int:
     results = curve + spec["evaluation"]["episodes"] * (3 + task.n_metrics) + R * task.max_steps * per_step
     checkpoint = curve + trainer.state_floats(t, size)
     return 8 * (results + 2 * size + 2 * checkpoint) + 2**20
+
+
+def _check_writable(out: Path, need: int) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise ProtocolError(f"{out}: cannot write the run directory ({_why(error)})") from None
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise ProtocolError(f"{out}: the run needs about {_size(need)} for its results and checkpoints, "
+                            f"{_size(free)} free")
 
 
 def _why(error) -> str:

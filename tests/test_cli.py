@@ -72,7 +72,7 @@ def test_evaluate_refuses_a_file_that_is_not_a_results_dataset(tmp_path):
 # have no sweep syntax yet.)
 MALFORMED = [
     # unknown keys, at every level
-    ("trainr: {}\n", "p.yaml: trainr: unknown key; expected one of name, seed, task, agent, trainer, evaluation, "
+    ("trainr: {}\n", "p.yaml: trainr: unknown key; expected one of name, seed, sweep, task, agent, trainer, evaluation, "
                      "recording, output (did you mean trainer?)"),
     ("agent: {stepz: 2}\n", "p.yaml: agent.stepz: unknown key (for agent.kind metods); expected one of kind, "),
     ("task: {kind: harlow_simple, distance: 2}\n", "p.yaml: task.distance: unknown key (for task.kind harlow_simple)"),

@@ -42,7 +42,7 @@ def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.D
     ds: eval_return (dim, [seed,] episode) and, for Harlow, eval_correct (dim, [seed,] episode, trial).
     Returns a Dataset over dim: return_mean; return_sem, over seeds when there is a seed dim (the spread between
     runs), else over episodes; return_ratio (of attrs task_optimum, when present); correct_later, the share of
-    correct choices on presentations first..last.
+    correct choices on presentations first..last; for the maze, first_reward (mean step) and success (share).
     """
     returns = ds["eval_return"]
     if "seed" in returns.dims:
@@ -51,8 +51,11 @@ def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.D
     else:
         mean, n, sd = returns.mean("episode"), returns.count("episode"), returns.std("episode", ddof=1)
     table = xr.Dataset({"return_mean": mean, "return_sem": sd / np.sqrt(n)})
-    if "task_optimum" in ds.attrs:
+    if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
         table["return_ratio"] = mean / float(ds.attrs["task_optimum"])
+    for stat in ("first_reward", "success"):
+        if f"eval_{stat}" in ds:
+            table[stat] = ds[f"eval_{stat}"].mean([d for d in ds[f"eval_{stat}"].dims if d != dim])
     if "eval_correct" in ds:
         others = [d for d in ds["eval_correct"].dims if d != dim]
         table["correct_later"] = ds["eval_correct"].sel(trial=slice(first, None)).mean(others)

@@ -10,7 +10,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..results.atomic import atomic_write as atomic
-from .curves import learning_curve
+from .curves import ablation_table, learning_curve
+from .maze import find_intervals
 from .summary import correct_by_trial
 from .synapses import (align, choice_rewards, choices, episode_energy, first_outcome, outcome_decoding, reward_input,
                        separation, weight_change, weight_pca)
@@ -44,11 +45,15 @@ def learning_curve_figure(ds: xr.Dataset) -> Figure:
         ax.plot(curve["env_steps"], curve["mean"], color=color, lw=0.8 if thin else 1.5, label=label)
         if int(curve["seeds"].max()) > 1:
             ax.fill_between(curve["env_steps"], curve["low"], curve["high"], color=color, alpha=0.25, lw=0)
-    if "task_optimum" in ds.attrs:
+    if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
         ax.axhline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8,
                    label=f"optimum ({float(ds.attrs['task_optimum']):g})")
     ax.set(xlabel="environment steps", ylabel="return per episode (sum of rewards)", title="Meta-training")
-    ax.legend(loc="lower right")
+    if extra:   # one curve per variant: the legend goes below the axes, where it hides no curve
+        figure.set_figheight(4.0 + 0.22 * (len(curves) + 1) / 2)
+        figure.legend(loc="outside lower center", ncols=2, fontsize=8)
+    else:
+        ax.legend(loc="lower right")
     return figure
 
 
@@ -185,7 +190,41 @@ def weight_change_figure(ds: xr.Dataset, lags=range(-2, 4)) -> Figure:
     return figure
 
 
-RECORDING = ("W", "activation", "reward", "sample_length")
+def find_intervals_figure(ds: xr.Dataset) -> Figure:
+    """Maze: mean steps to the first target reward, then between successive rewards (± s.e.m. over the held-out
+    episodes that made that many finds); shorter later intervals mean the agent goes back to a place it found."""
+    figure, ax = _figure(5.0, 3.6)
+    found = find_intervals(ds)
+    found = found.isel(find=(found["episodes"] >= 2).values)
+    ax.errorbar(found["find"], found["mean"], yerr=found["sem"], marker="o", capsize=3, label="agent")
+    for k, n in zip(found["find"].values, found["episodes"].values):
+        ax.annotate(f"{int(n)}", (k, float(found["mean"].sel(find=k))), textcoords="offset points",
+                    xytext=(6, 6), fontsize=7, color="0.4")
+    ax.set(xlabel="target reward k (number: episodes that made it)", ylabel="steps since reward k − 1 (or start)",
+           xticks=found["find"].values, title="Exploration, then returns to the target")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper right")
+    return figure
+
+
+def ablation_figure(ds: xr.Dataset) -> Figure:
+    """A sweep's held-out return per variant, mean ± s.e.m. (over seeds when there are several, else over
+    episodes), one bar each."""
+    table = ablation_table(ds)
+    names = [str(v) for v in table["variant"].values]
+    figure, ax = _figure(max(5.0, 0.9 * len(names) + 2), 3.8)
+    over = "seeds" if ds.sizes.get("seed", 1) > 1 else "held-out episodes"
+    ax.bar(np.arange(len(names)), table["return_mean"], yerr=table["return_sem"], capsize=3, color="C0",
+           label=f"mean ± s.e.m. over {over}")
+    if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
+        ax.axhline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8, label="task optimum")
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+    ax.set(xlabel="variant", ylabel="held-out return per episode", title="Ablation")
+    # below the axes: bars can reach any height, and a legend inside would sit on one of them
+    figure.legend(loc="outside lower center", ncols=2, fontsize=8)
+    return figure
+
+
 def comparison_figure(ds: xr.Dataset) -> Figure:
     """Trainers side by side (a `python -m metods_sim compare` dataset): validation return over environment steps
     and over wall time, mean over seeds with its spread; the held-out one-shot score per presentation."""
@@ -212,9 +251,12 @@ def comparison_figure(ds: xr.Dataset) -> Figure:
     return figure
 
 
-FIGURES = {  # name: (figure, variables it needs, what else: object choices, or both first-choice outcomes)
+RECORDING = ("W", "activation", "reward", "sample_length")
+FIGURES = {  # name: (figure, variables it needs, what else: object choices, both first-choice outcomes, a sweep)
     "learning_curve": (learning_curve_figure, ("fitness_mean", "center_return", "env_steps"), None),
-    "correct_by_presentation": (correct_figure, ("eval_correct",), "one agent"),
+    "ablation": (ablation_figure, ("eval_return", "variant"), "sweep"),
+    "correct_by_presentation": (correct_figure, ("eval_correct",), "one run"),
+    "find_intervals": (find_intervals_figure, ("eval_find_step",), "one run"),
     "comparison": (comparison_figure, ("center_return", "wall_time", "trainer", "seed"), None),
     "weight_pca": (pca_figure, RECORDING, "outcomes"),
     "first_outcome_in_W": (outcome_in_weights_figure, RECORDING, "outcomes"),
@@ -228,7 +270,9 @@ def standard_figures(ds: xr.Dataset) -> dict[str, Figure]:
     of the recording a Harlow protocol in ds.attrs and recorded object choices (the outcome figures: at least two
     recorded episodes of each first-choice outcome)."""
     counts = _first_outcomes(ds)
-    met = {None: True, "one agent": "trainer" not in ds.dims, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2}
+    several = "variant" in ds.dims or "trainer" in ds.dims   # a sweep or a comparison: figures of one run skip it
+    met = {None: True, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2,
+           "sweep": "variant" in ds.dims, "one run": not several}
     return {name: make(ds) for name, (make, needs, extra) in FIGURES.items()
             if met[extra] and all(v in ds.variables for v in needs)}
 

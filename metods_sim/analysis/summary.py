@@ -26,17 +26,44 @@ def summary(ds: xr.Dataset) -> dict:
         returns = ds["eval_return"].values
         out.update(episodes=int(returns.size), return_mean=float(returns.mean()),
                    return_sem=float(returns.std(ddof=1) / np.sqrt(returns.size)) if returns.size > 1 else 0.0)
-        if "task_optimum" in ds.attrs:
+        out["return_std"] = float(returns.std(ddof=1)) if returns.size > 1 else 0.0
+        if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
             out["optimum"] = float(ds.attrs["task_optimum"])
             out["return_ratio"] = out["return_mean"] / out["optimum"]
     if "eval_correct" in ds:
         out["correct_by_trial"] = [float(x) for x in correct_by_trial(ds).values]
         if ds.sizes["trial"] > 1:
             out["correct_later"] = later_correct(ds)
+    if "eval_first_reward" in ds:
+        first = ds["eval_first_reward"].values
+        out.update(first_reward_mean=float(first.mean()), first_reward_std=float(first.std(ddof=1))
+                   if first.size > 1 else 0.0, success=float(ds["eval_success"].mean()))
     return out
 
 
+def sweep_text(ds: xr.Dataset) -> str:
+    """The final evaluation of each variant of a sweep dataset (variant, seed, episode), a line each."""
+    from .curves import ablation_table
+
+    table = ablation_table(ds)
+    seeds = ds.sizes.get("seed", 1)
+    lines = [f"status: {ds.attrs.get('status', 'unknown')}; {ds.sizes['variant']} variants × {seeds} seeds, "
+             f"held-out return mean ± s.e.m. over {'seeds' if seeds > 1 else 'episodes'}"]
+    width = max(len(str(v)) for v in table["variant"].values)
+    for i, name in enumerate(table["variant"].values):
+        row = table.isel(variant=i)
+        line = f"  {str(name):<{width}}  return {float(row['return_mean']):8.3f} ± {float(row['return_sem']):.3f}"
+        if "correct_later" in row:
+            line += f"  correct on presentations 2+ {float(row['correct_later']):.1%}"
+        if "first_reward" in row:
+            line += f"  first reward {float(row['first_reward']):5.1f}  success {float(row['success']):.1%}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def summary_text(ds: xr.Dataset) -> str:
+    if "variant" in ds.dims:
+        return sweep_text(ds)
     s = summary(ds)
     lines = [f"status: {s['status']}"]
     if "generations" in s:
@@ -47,6 +74,9 @@ def summary_text(ds: xr.Dataset) -> str:
         if "optimum" in s:
             line += f", {s['return_ratio']:.1%} of the optimum {s['optimum']:.2f}"
         lines.append(line)
+    if "first_reward_mean" in s:
+        lines.append(f"first reward at step {s['first_reward_mean']:.1f} ± {s['first_reward_std']:.1f} (std), "
+                     f"success {s['success']:.1%}, return {s['return_mean']:.1f} ± {s['return_std']:.1f} (std)")
     if "correct_by_trial" in s:
         lines.append("rewarded object chosen, by presentation: " +
                      " ".join(f"{x:.1%}" for x in s["correct_by_trial"]))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from . import sweep
 from .schema import KINDED, SECTIONS, TOP, Field
 
 
@@ -98,7 +99,8 @@ def validate(raw: dict, source: str, origins=None) -> dict:
     spec = {}
     _check_unknown(raw, list(TOP) + list(SECTIONS), where, "")
     for key, field in TOP.items():
-        spec[key] = _value(raw, key, field, where, key)
+        if field.kind != "mapping":
+            spec[key] = _value(raw, key, field, where, key)
     for section, fields in SECTIONS.items():
         given = raw.get(section, {})
         if given is None:
@@ -107,7 +109,17 @@ def validate(raw: dict, source: str, origins=None) -> dict:
             raise ProtocolError(f"{where(section)}: expected a mapping of fields, got {_show(given)}")
         spec[section] = _section(section, fields, given, where)
     _check_together(spec, where)
+    spec["sweep"] = _sweep(raw, source, where)
     return spec
+
+
+def _sweep(raw, source, where):
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+
+    def validate_run(changes, prefix):
+        validate(sweep.apply(base, changes), source, {path: f"{source}: {prefix}: {path}" for path in changes})
+
+    return sweep.check(raw.get("sweep"), where, validate_run)
 
 
 class _Where:
@@ -188,8 +200,11 @@ def _value(given: dict, key: str, field: Field, where, path: str):
 
 
 def _check_together(spec, where):
-    trainer = spec["trainer"]
-    if trainer["kind"] != "es":
+    task, trainer = spec["task"], spec["trainer"]
+    if task["kind"] == "maze" and task["view"] % 2 == 0:
+        raise ProtocolError(f"{where('task.view')}: expected an odd number (the window is centred on the agent), "
+                            f"got {task['view']}")
+    if trainer["kind"] != "es":   # the checks below concern ES fields
         return
     if trainer["algorithm"] == "pgpe" and trainer["popsize"] % 2:
         raise ProtocolError(f"{where('trainer.popsize')}: expected an even number with algorithm pgpe (it samples "

@@ -21,7 +21,8 @@ class Field:
     def expected(self) -> str:
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
-        words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.kind]
+        words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                 "mapping": "a mapping"}[self.kind]
         bounds = []
         if self.above is not None:
             bounds.append(f"> {self.above:g}")
@@ -47,6 +48,10 @@ def _choice(default, doc, choices):
 TOP = {
     "name": Field("", "Protocol name, used in the default output path; empty: the protocol file's name.", "str"),
     "seed": _int(0, "Seed of everything random in the run (initial genome, ES noise, every episode).", min=0),
+    "sweep": Field({}, "Many runs of this protocol in one dataset with variant and seed dims: seeds: [0, 1], "
+                       "key.path: [values] (a grid axis), variants: {name: {key.path: value}} (named variants); "
+                       "{}: one run. Each run gets its own directory DIR/<variant>/seed-<n>/ and the whole "
+                       "trainer budget (time_limit is per run). See docs/protocol.md.", "mapping"),
 }
 
 TASKS = {
@@ -67,6 +72,15 @@ TASKS = {
         "pattern_size": _int(8, "Length of the random ±1 object patterns [ours].", min=1),
         "correct_reward": _float(1.0, "Reward for choosing the episode's rewarded object."),
         "wrong_reward": _float(-1.0, "Reward for choosing the other object."),
+    },
+    "maze": {
+        "size": _int(8, "Side of the free area inside the wall border [paper: 8 for training, 10 to test "
+                        "generalization].", min=2),
+        "view": _int(3, "Side of the square window of cells around the agent it observes (odd) [paper: 3].", min=1),
+        "target_reward": _float(10.0, "Reward for reaching the hidden target, after which the agent is teleported "
+                                      "to a random free cell [paper].", above=0),
+        "wall_reward": _float(0.0, "Reward for a move into a wall (a penalty when negative) [paper: 0].", max=0),
+        "step_limit": _int(100, "Steps per episode [paper: 100].", min=1),
     },
 }
 

@@ -5,7 +5,8 @@
                                    centre diverged), diverged (members whose W became non-finite);
                                    coordinates env_steps, wall_time (s)
     episode                        eval_return, eval_steps, eval_diverged (0/1); eval_<metric> (episode,
-                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow
+                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow; the task's
+                                   episode_stats, e.g. eval_first_reward, eval_success (episode) for the maze
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action, reward, value, observation (sample, time, obs) for the first
                                    `recording.episodes` test episodes; sample_length = steps each took
@@ -57,6 +58,8 @@ def evaluation_dataset(evaluation, task) -> xr.Dataset:
     ds["eval_steps"] = ("episode", evaluation.steps[0])
     ds["eval_diverged"] = ("episode", evaluation.diverged[0].astype(np.int8))  # netCDF has no booleans
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
+    for name, values in task.episode_stats(evaluation.metrics[0]).items():
+        ds[f"eval_{name}"] = ("episode", values)
     return ds if evaluation.W is None else ds.merge(_recording(evaluation))
 
 
@@ -103,3 +106,43 @@ def load(path) -> xr.Dataset:
         path = path / "results.nc"
     with xr.open_dataset(path, engine="netcdf4") as ds:
         return ds.load()
+
+
+def sweep_dataset(runs: dict, variants: dict, seeds: list, attrs: dict) -> xr.Dataset:
+    """One dataset over (variant, seed) from the run datasets {(variant, seed): ds} of a sweep (a run not there
+    yet, e.g. after Ctrl-C, is all NaN). Kept: the training curve (generation; env_steps and wall_time become
+    (variant, seed, generation) coordinates, shorter runs padded with NaN) and the final evaluation (episode);
+    genomes and recordings differ in shape between variants and stay in each run's own results.nc.
+    variants: {name: {key.path: value}}, stored as the coordinate variant_changes (YAML text)."""
+    kept = [_evaluation_and_curve(runs[key]) if key in runs else None for key in
+            [(v, s) for v in variants for s in seeds]]
+    template = next(ds for ds in kept if ds is not None)
+    filled = [ds if ds is not None else xr.full_like(template, np.nan).isel(generation=slice(0, 0))
+              for ds in kept]
+    rows = [xr.concat(filled[i * len(seeds):(i + 1) * len(seeds)], "seed", join="outer")
+            for i in range(len(variants))]
+    ds = xr.concat(rows, "variant", join="outer")
+    ds = ds.assign_coords(variant=list(variants), seed=list(seeds),
+                          variant_changes=("variant", [_yaml(c) for c in variants.values()]))
+    ds["run_status"] = (("variant", "seed"), np.array([[runs[(v, s)].attrs.get("status", "unknown")
+                                                        if (v, s) in runs else "not run" for s in seeds]
+                                                       for v in variants], dtype=object))
+    ds.attrs.update(attrs)
+    return ds
+
+
+def _evaluation_and_curve(ds: xr.Dataset) -> xr.Dataset:
+    names = [n for n, v in ds.data_vars.items() if set(v.dims) <= {"generation", "episode"} | _metric_dims(ds)]
+    out = ds[names].reset_coords(["env_steps", "wall_time"])
+    return out.set_coords(["env_steps", "wall_time"]).drop_attrs()
+
+
+def _metric_dims(ds):
+    return {d for d in ds.dims if d not in ("generation", "episode", "param", "sample", "time", "post", "pre",
+                                            "neuron", "obs")}
+
+
+def _yaml(changes: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(changes, default_flow_style=True).strip() if changes else "{}"

@@ -2,9 +2,11 @@
 from .base import Task
 from .harlow import Harlow
 from .harlow_simple import HarlowSimple
+from .maze import Maze
 
-TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple)}
-GYM_IDS = {"harlow": "metods_sim/Harlow-v0", "harlow_simple": "metods_sim/HarlowSimple-v0"}
+TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple, Maze)}
+GYM_IDS = {"harlow": "metods_sim/Harlow-v0", "harlow_simple": "metods_sim/HarlowSimple-v0",
+           "maze": "metods_sim/Maze-v0"}
 
 
 def make_task(section: dict) -> Task:
@@ -23,4 +25,4 @@ def _register_gymnasium():
 
 _register_gymnasium()
 
-__all__ = ["TASKS", "GYM_IDS", "Task", "Harlow", "HarlowSimple", "make_task"]
+__all__ = ["TASKS", "GYM_IDS", "Task", "Harlow", "HarlowSimple", "Maze", "make_task"]

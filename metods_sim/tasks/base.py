@@ -61,6 +61,11 @@ class Task:
     def config(self) -> np.ndarray:
         raise NotImplementedError
 
+    def episode_stats(self, metrics: np.ndarray) -> dict:
+        """Named per-episode summaries of the metric vector (…, n_metrics) → {name: (…)}, stored beside it as
+        eval_<name> (e.g. the maze's first reward step and success); none by default."""
+        return {}
+
     def sample(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         raise NotImplementedError
 

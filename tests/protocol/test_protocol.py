@@ -37,7 +37,7 @@ def test_an_empty_protocol_gets_every_default(tmp_path):
     spec = load(write(tmp_path, "{}\n"))
     assert spec == {**defaults(), "name": "p"}
     assert spec["agent"]["steps"] == 4 and spec["task"]["presentations"] == 6
-    assert set(spec) == {"name", "seed"} | set(SECTIONS)
+    assert set(spec) == {"name", "seed", "sweep"} | set(SECTIONS) and spec["sweep"] == {}
 
 
 def test_overrides_and_seed(tmp_path):
@@ -79,6 +79,14 @@ BAD = [
     ("trainer: {num_actors: 2, device: cuda}\n", r"p.yaml: trainer.device: expected cpu when"),
     ("trainer: 3\n", r"p.yaml: trainer: expected a mapping of fields, got 3"),
     ("seed: -1\n", r"p.yaml: seed: expected an integer >= 0, got -1"),
+    ("task: {kind: maze, view: 4}\n", r"p.yaml: task.view: expected an odd number"),
+    ("sweep: {agent.stepz: [1, 2]}\n", r"p.yaml: sweep: agent.stepz: unknown key .*\(did you mean steps\?\)"),
+    ("sweep: {agent.steps: [1, 0]}\n", r"p.yaml: sweep: agent.steps: expected an integer >= 1, got 0"),
+    ("sweep: {agent.steps: 2}\n", r"p.yaml: sweep.agent.steps: expected a non-empty list of values, got 2"),
+    ("sweep: {variants: {no alpha: {agent.plasticity: off}}}\n",
+     r"p.yaml: sweep.variants.no alpha: agent.plasticity: expected one of elementwise, none, got False"),
+    ("sweep: {seeds: [0, 0]}\n", r"p.yaml: sweep.seeds: expected a list of distinct integers >= 0"),
+    ("sweep: {steps: [1]}\n", r"p.yaml: sweep.steps: unknown key; expected seeds, variants, or a field path"),
 ]
 
 
