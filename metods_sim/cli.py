@@ -34,8 +34,11 @@ the run would have written had it never stopped. An existing run in DIR is never
 
 A protocol has the sections task, agent, trainer, evaluation, recording and output, plus name and seed. Every
 field has a default; `python -m metods_sim fields` lists them all (also in docs/protocol.md).
+agent.kind chooses the network: metods (the default), or the baselines rl2 (a GRU), feedforward (no memory) and
+random (nothing to train: the run evaluates it); to switch kinds from the command line replace the whole
+section, --set 'agent={kind: rl2}'.
 Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
-test)."""
+test), protocols/harlow_rl2.yaml (the RL² baseline on Harlow)."""
 
 EPILOG = """\
 examples:
