@@ -94,7 +94,8 @@ class TrainResult:
     """Per generation: fitness mean/max/min over the members that did not diverge, centre validation return (NaN
     between evaluations, -inf when the centre diverged), members that diverged, environment steps and wall
     seconds so far. center: the search centre; best: the centre snapshot with the best validation return.
-    stopped_by: '' while training, then generations, time_limit, interrupted or diverged."""
+    stopped_by: '' while training, then generations, time_limit, interrupted or diverged; no_parameters when there
+    was nothing to train (no generation ran)."""
 
     curve: dict = field(default_factory=lambda: {k: [] for k in ESTrainer.CURVE})
     center: np.ndarray | None = None
@@ -135,6 +136,8 @@ class ESTrainer:
         """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
         `checkpoint`: checkpoint(state, generations done) is called every trainer.checkpoint_every generations
         and once more when training stops, unless a second Ctrl-C stopped it halfway through a generation."""
+        if self.agent.layout.size == 0:
+            return self._nothing_to_train(initial)
         t = self.trainer
         problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
                                  device=t["device"], num_actors=t["num_actors"])
@@ -161,6 +164,14 @@ class ESTrainer:
         if checkpoint:
             checkpoint(_freeze(searcher, problem, result), result.generations)
         return result
+
+    def _nothing_to_train(self, initial) -> TrainResult:
+        """An agent without parameters (random) has no search space (and EvoTorch cannot search a 0-length
+        vector): no generation runs, and no checkpoint is written; its genome is scored on the validation
+        episodes, so that best_validation means what it means for a trained agent."""
+        genome = np.zeros(0) if initial is None else np.asarray(initial, dtype=np.float64)
+        return TrainResult(center=genome, best=genome, best_validation=self.validate(genome),
+                           stopped_by="no_parameters")
 
     def _loop(self, searcher, problem, result, on_generation, checkpoint, stop):
         t = self.trainer
