@@ -1,7 +1,9 @@
 """Agent-steps per second of the fused Harlow rollout against the batched-NumPy rollout of the same agents on
 the same episodes, measured in the same run (the machines are shared and noisy: read the ratio).
 
-    python benchmarks/rollout_speed.py [--agents 4096] [--neurons 20] [--steps 4] [--repeats 3]
+    python benchmarks/rollout_speed.py [--agents 4096] [--neurons 20] [--steps 4] [--repeats 3] [--agent metods]
+
+--neurons and --steps size the MetODS agent; --agent rl2, feedforward or random times a baseline with its defaults.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import time
 import numba
 import numpy as np
 
-from metods_sim.agents import make_agent
+from metods_sim.agents import AGENTS, make_agent
 from metods_sim.protocol import defaults
 from metods_sim.rollout import draw_episodes, rollout, rollout_reference
 from metods_sim.tasks import make_task
@@ -36,10 +38,13 @@ def main():
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--agent", default="metods", choices=sorted(AGENTS))
     args = p.parse_args()
 
-    spec = defaults("harlow")
-    spec["agent"].update(neurons=args.neurons, steps=args.steps, dtype=args.dtype)
+    spec = defaults("harlow", agent=args.agent)
+    spec["agent"]["dtype"] = args.dtype
+    if args.agent == "metods":
+        spec["agent"].update(neurons=args.neurons, steps=args.steps)
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
     rng = np.random.default_rng(0)
@@ -55,8 +60,9 @@ def main():
     same = float((fused.returns == ref.returns).mean())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; numba {numba.__version__}, threading layer "
           f"{numba.threading_layer()}, {numba.get_num_threads()} threads; numpy {np.__version__}")
-    print(f"Harlow rollout: {args.agents} agents x 1 episode, N = {args.neurons}, S = {args.steps}, "
-          f"{agent.write} write, {args.dtype}, {agent_steps:,} agent-steps")
+    network = (f"N = {args.neurons}, S = {args.steps}, {agent.write} write" if args.agent == "metods" else
+               f"{args.agent} agent, {agent.layout.size:,} parameters")
+    print(f"Harlow rollout: {args.agents} agents x 1 episode, {network}, {args.dtype}, {agent_steps:,} agent-steps")
     print(f"fused Numba kernel : {fused_rate:12,.0f} agent-steps/s  (best of {args.repeats}: {fused_s:.3f} s)")
     print(f"batched NumPy      : {numpy_rate:12,.0f} agent-steps/s  ({numpy_s:.3f} s)")
     print(f"ratio fused / NumPy: {fused_rate / numpy_rate:.1f}x")

@@ -40,7 +40,7 @@ class Trajectory(NamedTuple):
 def initial_W(arrays, episodes, P, device):
     """W at the start of every row's episode: W0 (+ its sampled noise), (B, N, N)."""
     E = episodes.data.shape[0]
-    noise = torch.as_tensor(np.tile(episodes.W0_noise, (P, 1, 1)), dtype=arrays.W0.dtype, device=device)
+    noise = torch.as_tensor(np.tile(episodes.agent_noise, (P, 1, 1)), dtype=arrays.W0.dtype, device=device)
     return torch.repeat_interleave(arrays.W0, E, dim=0) + noise
 
 

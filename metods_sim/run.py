@@ -209,11 +209,11 @@ def prepare_sweep(out: Path, spec: dict, *, existing: str) -> None:
 
 def bytes_needed(spec: dict, task, agent) -> int:
     """An upper estimate of what a run writes: results.nc plus two checkpoints (a new one is written beside the
-    old before replacing it). Float64 throughout; the recorded W dominates."""
+    old before replacing it). Float64 throughout; MetODS's recorded W dominates."""
     t, size, R = spec["trainer"], agent.layout.size, min(spec["recording"]["episodes"], spec["evaluation"]["episodes"])
     trainer = TRAINERS[t["kind"]]
     curve = len(trainer.CURVE) * iterations(t)
-    per_step = agent.neurons ** 2 + agent.neurons + task.obs_size + 4
+    per_step = sum(int(np.prod(shape or 0)) for shape in agent.record_shapes) + task.obs_size + 4
     results = curve + spec["evaluation"]["episodes"] * (3 + task.n_metrics) + R * task.max_steps * per_step
     checkpoint = curve + trainer.state_floats(t, size)
     return 8 * (results + 2 * size + 2 * checkpoint) + 2**20

@@ -47,6 +47,9 @@ def test_fields_lists_every_field_and_matches_the_docs():
      "error: p.yaml: trainer.algorithm: expected one of a2c, ppo, got 'pgpe'"),
     ("trainer: {kind: gradient}\n", ["p.yaml", "--set", "trainer.bptt=-1"],
      "error: --set trainer.bptt=-1: expected an integer >= 0, got -1"),
+    ("trainer: {kind: gradient}\nagent: {kind: rl2}\n", ["p.yaml"],
+     "error: p.yaml: trainer.kind: expected es with agent.kind rl2 (the gradient trainer differentiates MetODS's "
+     "PyTorch twin, and only MetODS has one), got gradient"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, content, args, expected):
     if content is not None:

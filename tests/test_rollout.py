@@ -1,8 +1,9 @@
-"""The fused rollout equals the batched-NumPy reference rollout built on the reference rule."""
+"""The fused rollout equals the batched-NumPy reference rollout built on the agents' reference steps."""
 import numpy as np
 import pytest
 
-from metods_sim.agents import make_agent
+from metods_sim.agents import AGENTS, make_agent
+from metods_sim.protocol import defaults
 from metods_sim.rollout import draw_episodes, rollout, rollout_reference
 from metods_sim.tasks import make_task
 
@@ -14,11 +15,23 @@ CASES = [("harlow", dict()), ("harlow_simple", dict()),
          ("harlow", {"agent.write": "mlp", "agent.steps": 2, "agent.W0": "sampled", "agent.plasticity": "none"}),
          ("harlow_simple", {"agent.W0": "learned", "agent.action": "sample"}),
          ("harlow", {"agent.W_clip": 0.5})]
+CASES += [(task, {"agent.kind": kind, **action}) for kind in sorted(AGENTS) if kind != "metods"
+          for task in ("harlow", "harlow_simple") for action in ({}, {"agent.action": "sample"})
+          if kind != "random" or action]
+
+
+def agent_spec(task, **changes):
+    """spec_for with an agent section of agent.kind's defaults (other kinds accept other fields)."""
+    kind = changes.pop("agent.kind", "metods")
+    spec = spec_for(task, **changes)
+    spec["agent"] = {**defaults(agent=kind)["agent"], **{k.split(".")[1]: v for k, v in changes.items()
+                                                         if k.startswith("agent.")}}
+    return spec
 
 
 @pytest.mark.parametrize("kind,changes", CASES)
 def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng):
-    spec = spec_for(kind, **{"agent.dtype": "float64", **changes})
+    spec = agent_spec(kind, **{"agent.dtype": "float64", **changes})
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
     # small perturbations: a strongly perturbed rule can be chaotic, and reassociated sums (1e-16 apart) then
@@ -31,27 +44,33 @@ def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng)
     np.testing.assert_array_equal(fused.metrics, ref.metrics)
     np.testing.assert_array_equal(fused.steps, ref.steps)
     np.testing.assert_array_equal(fused.diverged, ref.diverged)
+    for name, shape in zip(("W", "v"), agent.record_shapes):
+        assert (getattr(fused, name) is None) == (getattr(ref, name) is None) == (shape is None)
     for name in ("W", "v", "value", "obs"):    # member 0, every episode, every step
-        np.testing.assert_allclose(getattr(fused, name), getattr(ref, name), atol=1e-10, rtol=1e-10)
+        if getattr(fused, name) is not None:
+            np.testing.assert_allclose(getattr(fused, name), getattr(ref, name), atol=1e-10, rtol=1e-10)
     for name in ("action", "reward"):
         np.testing.assert_array_equal(getattr(fused, name), getattr(ref, name))
     assert fused.metrics.any() or kind == "harlow"
 
 
-def test_float32_rollout_tracks_the_float64_one(rng):
-    spec = spec_for("harlow_simple")
+@pytest.mark.parametrize("kind", ["metods", "rl2", "feedforward"])
+def test_float32_rollout_tracks_the_float64_one(kind, rng):
+    spec = agent_spec("harlow_simple", **{"agent.kind": kind})
     task = make_task(spec["task"])
     agents = {dt: make_agent({**spec["agent"], "dtype": dt}, task) for dt in ("float32", "float64")}
     genomes = agents["float64"].initial(rng) + rng.normal(0, 0.1, (8, agents["float64"].layout.size))
     episodes = draw_episodes(task, agents["float64"], rng, 16)
     r32 = rollout(agents["float32"], task, genomes, episodes, record=16)
     r64 = rollout(agents["float64"], task, genomes, episodes, record=16)
-    assert np.abs(r32.W[:, 0] - r64.W[:, 0]).max() < 1e-5
+    name = "W" if kind == "metods" else "v"   # at the first step, before any choice can differ
+    assert np.abs(getattr(r32, name)[:, 0] - getattr(r64, name)[:, 0]).max() < 1e-5
     assert (r32.returns == r64.returns).mean() > 0.9   # a near-tie in the logits may flip a greedy choice
 
 
-def test_a_member_scores_the_same_alone_or_in_a_population(rng):
-    spec = spec_for("harlow")
+@pytest.mark.parametrize("kind", sorted(AGENTS))
+def test_a_member_scores_the_same_alone_or_in_a_population(kind, rng):
+    spec = agent_spec("harlow", **{"agent.kind": kind})
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
     genomes = agent.initial(rng) + rng.normal(0, 0.3, (16, agent.layout.size))
@@ -96,3 +115,17 @@ def test_a_member_whose_fast_weights_overflow_is_reported_and_W_clip_bounds_them
     assert not out.diverged.any()
     assert np.abs(out.W).max() == pytest.approx(10.0)
     assert out.returns[1] == pytest.approx(rollout(agent, task, sane, episodes).returns[0])  # |W| < 10 there
+
+
+def test_the_kernel_cache_key_names_the_task_and_the_agent_and_their_sources(tmp_path, monkeypatch):
+    from metods_sim import rollout as module
+    from metods_sim.agents import RL2, MetODS
+    from metods_sim.tasks import Harlow, HarlowSimple
+
+    keys = {module._fingerprint(task, agent) for task in (Harlow, HarlowSimple) for agent in (MetODS, RL2)}
+    assert len(keys) == 4
+    read = []
+    original = type(tmp_path).read_bytes
+    monkeypatch.setattr(type(tmp_path), "read_bytes", lambda self: read.append(self.name) or original(self))
+    module._fingerprint(HarlowSimple, RL2)
+    assert {"rollout.py", "kernel.py", "harlow_simple.py", "harlow.py", "rl2.py", "lanes.py", "metods.py"} <= set(read)

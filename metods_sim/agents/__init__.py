@@ -1,8 +1,13 @@
-"""Agents, registered by name: a genome layout and its unpacking for the rollout kernels."""
+"""Agents, registered by name: a genome layout, its unpacking for the rollout kernels, and the network step they
+fuse (`metods_sim.agents.base` states the contract)."""
+from .base import Agent
+from .feedforward import Feedforward
 from .layout import Layout
 from .metods import KernelArrays, MetODS
+from .random import Random
+from .rl2 import RL2
 
-AGENTS = {MetODS.kind: MetODS}
+AGENTS = {cls.kind: cls for cls in (MetODS, RL2, Feedforward, Random)}
 
 
 def make_agent(section: dict, task):
@@ -11,4 +16,4 @@ def make_agent(section: dict, task):
     return AGENTS[fields.pop("kind")](obs_size=task.obs_size, n_actions=task.n_actions, **fields)
 
 
-__all__ = ["AGENTS", "KernelArrays", "Layout", "MetODS", "make_agent"]
+__all__ = ["AGENTS", "Agent", "Feedforward", "KernelArrays", "Layout", "MetODS", "RL2", "Random", "make_agent"]

@@ -35,13 +35,15 @@ class Layout:
     def pack(self, arrays) -> np.ndarray:
         """{name: (..., *shape)} → (..., size)."""
         parts = [np.asarray(arrays[name]) for name, _, _ in self.slices()]
+        if not parts:   # an agent without parameters
+            return np.zeros(0)
         lead = parts[0].shape[: parts[0].ndim - len(self.entries[0][1])]
         return np.concatenate([p.reshape(lead + (-1,)) for p in parts], axis=-1)
 
     def names(self) -> np.ndarray:
         """The entry name of every vector element, (size,)."""
-        return np.concatenate([[name] * (sl.stop - sl.start) for name, _, sl in self.slices()]).astype(str)
+        return np.array([name for name, _, sl in self.slices() for _ in range(sl.stop - sl.start)], dtype=str)
 
     def blocks(self) -> np.ndarray:
         """The block name of every vector element, (size,)."""
-        return np.array([name.split(".")[0] for name in self.names()])
+        return np.array([name.split(".")[0] for name in self.names()], dtype=str)

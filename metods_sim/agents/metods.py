@@ -13,21 +13,29 @@ Genome blocks (in vector order; `metods_sim.agents.layout.Layout`):
     proj.hidden (H, N), proj.out (N, H) only with write = mlp (u = U2 tanh(U1 v)),
     W0 (N, N)                          only with W0 = learned.
 W is per-episode state, never part of the genome: it starts at W0 (zeros, learned, or zeros plus
-N(0, W0_std²) noise drawn per episode) and is rewritten every step.
+N(0, W0_std²) noise drawn per episode, `episode_noise`) and is rewritten every step. A recorded step stores W_t
+and v_S.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from ..plasticity import WRITE_CODES
+from ..plasticity import WRITE_CODES, recursive_step, recursive_update
+from ..plasticity.jit import FUSED
+from ..plasticity.kernel import LANES, expand_beta
+from .base import Agent
+from .lanes import dense, dense_rows, gather, gather_bias
 from .layout import Layout
 
 
 class KernelArrays(NamedTuple):
-    """The genome unpacked for the rollout kernels; every array has a leading population axis P."""
+    """The genome unpacked for the rollout kernels (every array has a leading population axis P), and the
+    settings of the step."""
 
     f_weight: np.ndarray  # (P, N, d_in)
     f_bias: np.ndarray    # (P, N)
@@ -40,12 +48,36 @@ class KernelArrays(NamedTuple):
     U1: np.ndarray        # (P, H, N) or (P, 0, 0)
     U2: np.ndarray        # (P, N, H) or (P, 0, 0)
     W0: np.ndarray        # (P, N, N)
+    steps: int            # S
+    write: int            # a code of WRITE_CODES
+    W_clip: float         # in the agent's float type
+
+
+class _Block(NamedTuple):
+    """A block's lanes: parameters gathered per lane, (…, LANES); the fast weights; buffers of the passes."""
+
+    fw: np.ndarray
+    fb: np.ndarray
+    gw: np.ndarray
+    gb: np.ndarray
+    alpha: np.ndarray
+    kappa: np.ndarray
+    c: np.ndarray
+    d: np.ndarray
+    L: np.ndarray
+    U1: np.ndarray
+    U2: np.ndarray
+    W: np.ndarray          # (N, N, LANES), W_t
+    vs: np.ndarray         # (S+1, N, LANES), v⁽⁰⁾..v⁽ˢ⁾ of the last step
+    us: np.ndarray
+    scratch: tuple
+    steps: int
+    write: int
+    W_clip: float
 
 
 @dataclass(frozen=True)
-class MetODS:
-    obs_size: int
-    n_actions: int
+class MetODS(Agent):
     neurons: int
     steps: int
     write: str
@@ -61,10 +93,6 @@ class MetODS:
     init_beta: float
 
     kind = "metods"
-
-    @property
-    def inputs(self) -> int:
-        return self.obs_size + self.n_actions + 1
 
     @property
     def layout(self) -> Layout:
@@ -133,8 +161,94 @@ class MetODS:
             U1=c(parts["proj.hidden"]) if "proj.hidden" in parts else empty,
             U2=c(parts["proj.out"]) if "proj.out" in parts else empty,
             W0=c(parts["W0"]) if "W0" in parts else np.zeros((P, N, N), dtype=dtype),
+            steps=S, write=self.write_code, W_clip=dtype.type(self.W_clip),
         )
 
     @property
     def write_code(self) -> int:
         return WRITE_CODES[self.write]
+
+    @property
+    def record_shapes(self):
+        return (self.neurons, self.neurons), (self.neurons,)
+
+    def episode_noise(self, rng, episodes):
+        """W0 noise (E, N, N): N(0, W0_std²) with W0 = sampled, else zeros (and no draw)."""
+        N = self.neurons
+        noise = np.zeros((episodes, N, N), dtype=self.dtype)
+        if self.W0 == "sampled":
+            noise[:] = rng.normal(0.0, self.W0_std, (episodes, N, N))
+        return noise
+
+    def reference_start(self, a, noise):
+        return (a["W0"] + noise,)
+
+    def reference_step(self, a, state, x):
+        """The reference rule (`plasticity.recursive_update`) on every row."""
+        proj = {"vanilla": None, "linear": a["L"], "mlp": (a["U1"], a["U2"])}[self.write]
+        v0 = np.tanh(dense_rows(a["f_weight"], a["f_bias"], x))
+        v, W = recursive_update(state[0], v0, a["alpha"], a["kappa"], a["beta"], steps=self.steps,
+                                write=self.write, proj=proj)
+        if self.W_clip:   # comparisons, as in the kernel's _clip: NaN stays NaN
+            W = np.where(W > self.W_clip, self.W_clip, np.where(W < -self.W_clip, -self.W_clip, W)).astype(W.dtype)
+        return dense_rows(a["g_weight"], a["g_bias"], v), (W,), (W, v)
+
+    @staticmethod
+    @njit(**FUSED)
+    def prepare(arrays, member, episode, noise):
+        f_weight, f_bias, g_weight, g_bias, alpha, kappa, beta, L, U1, U2, W0, steps, write, W_clip = arrays
+        dt = f_weight.dtype
+        N, S1, H = f_weight.shape[1], steps + 1, max(U1.shape[1], 1)
+        W = gather(W0, member, dt)
+        c = np.zeros((S1, LANES), dt)
+        d = np.zeros((S1, S1, LANES), dt)
+        for lane in range(LANES):
+            expand_beta(beta[member[lane]], c, d, lane, steps)
+            for i in range(N):
+                for j in range(N):
+                    W[i, j, lane] += noise[episode[lane], i, j]
+        scratch = (np.empty((N, LANES), dt), np.empty((S1, N, LANES), dt), np.empty((S1, LANES), dt),
+                   np.empty((H, LANES), dt), np.empty((S1, N, LANES), dt))
+        return _Block(gather(f_weight, member, dt), gather_bias(f_bias, member, dt),
+                      gather(g_weight, member, dt), gather_bias(g_bias, member, dt),
+                      gather(alpha, member, dt), gather(kappa, member, dt), c, d,
+                      gather(L, member, dt), gather(U1, member, dt), gather(U2, member, dt),
+                      W, np.zeros((S1, N, LANES), dt), np.zeros((S1, N, LANES), dt), scratch, steps, write, W_clip)
+
+    @staticmethod
+    @njit(**FUSED)
+    def act(s, x, out):
+        dense(s.fw, s.fb, x, s.vs[0], True)
+        recursive_step(s.W, s.vs, s.us, s.alpha, s.kappa, s.c, s.d, s.steps, s.write, s.L, s.U1, s.U2, s.scratch)
+        if s.W_clip > 0:
+            _clip(s.W, s.W_clip)
+        dense(s.gw, s.gb, s.vs[s.steps], out, False)
+
+    @staticmethod
+    @njit(**FUSED)
+    def finite(s, lane):
+        for i in range(s.W.shape[0]):
+            for j in range(s.W.shape[1]):
+                if not math.isfinite(s.W[i, j, lane]):
+                    return False
+        return True
+
+    @staticmethod
+    @njit(**FUSED)
+    def record(s, lane, W, v):
+        for i in range(s.W.shape[0]):
+            v[i] = s.vs[s.steps, i, lane]
+            for j in range(s.W.shape[1]):
+                W[i, j] = s.W[i, j, lane]
+
+
+@njit(inline="always", **FUSED)
+def _clip(W, bound):
+    """agent.W_clip: every fast weight into [-bound, bound]. Written with comparisons so that NaN stays NaN
+    (min/max would turn it into a bound) and is still reported as divergence."""
+    flat = W.ravel()
+    for k in range(flat.size):
+        if flat[k] > bound:
+            flat[k] = bound
+        elif flat[k] < -bound:
+            flat[k] = -bound

@@ -1,7 +1,8 @@
 """The MetODS agent in PyTorch: the same genome and layout as `metods.MetODS`, differentiable, on CPU or CUDA.
 
 One parameter vector means the same agent here and in the Numba kernels: `torch_arrays` unpacks it through the
-agent's own `Layout` into the same `KernelArrays` record (holding tensors), and `forward` is one time step of
+agent's own `Layout` into the tensors of `TwinArrays` (the kernels' `KernelArrays` less the step's settings,
+which the twin reads from the agent), and `forward` is one time step of
 f, the dynamic layer (the rule exactly as `plasticity.recursive_update`) and g. tests/agents/test_torch_twin.py
 checks the two agree to 1e-8 in float64.
 
@@ -9,13 +10,29 @@ Leading dimensions broadcast: arrays of one member (1, ...) serve a whole batch 
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
-from .metods import KernelArrays
+
+class TwinArrays(NamedTuple):
+    """The genome as tensors, each with a leading axis P (members) or B (rows): the kernels' blocks."""
+
+    f_weight: torch.Tensor
+    f_bias: torch.Tensor
+    g_weight: torch.Tensor
+    g_bias: torch.Tensor
+    alpha: torch.Tensor
+    kappa: torch.Tensor
+    beta: torch.Tensor
+    L: torch.Tensor
+    U1: torch.Tensor
+    U2: torch.Tensor
+    W0: torch.Tensor
 
 
-def torch_arrays(agent, params: torch.Tensor) -> KernelArrays:
-    """(P, size) (or (size,)) parameter tensor → KernelArrays of tensors with leading axis P, keeping the graph."""
+def torch_arrays(agent, params: torch.Tensor) -> TwinArrays:
+    """(P, size) (or (size,)) parameter tensor → TwinArrays with leading axis P, keeping the graph."""
     params = params.reshape(-1, agent.layout.size)
     P, N, S = params.shape[0], agent.neurons, agent.steps
     parts = {name: params[:, sl].reshape((P,) + tuple(shape)) for name, shape, sl in agent.layout.slices()}
@@ -27,7 +44,7 @@ def torch_arrays(agent, params: torch.Tensor) -> KernelArrays:
         return full
 
     empty = params.new_zeros((P, 0, 0))
-    return KernelArrays(
+    return TwinArrays(
         f_weight=parts["f.weight"], f_bias=parts["f.bias"], g_weight=parts["g.weight"], g_bias=parts["g.bias"],
         alpha=parts["alpha"] if "alpha" in parts else params.new_ones((P, N, N)),
         kappa=lower(parts["kappa"]), beta=lower(parts["beta"]),
@@ -36,7 +53,7 @@ def torch_arrays(agent, params: torch.Tensor) -> KernelArrays:
     )
 
 
-def forward(a: KernelArrays, W, x, *, steps: int, write: str):
+def forward(a: TwinArrays, W, x, *, steps: int, write: str):
     """One time step. W (B, N, N), x (B, d_in) = [o_t, one-hot a_{t−1}, r_{t−1}].
     Returns logits (B, A), value (B,), v_S (B, N), W_t (B, N, N)."""
     v0 = torch.tanh(_matvec(a.f_weight, x) + a.f_bias)

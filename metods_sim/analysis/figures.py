@@ -266,15 +266,16 @@ FIGURES = {  # name: (figure, variables it needs, what else: object choices, bot
 
 
 def standard_figures(ds: xr.Dataset) -> dict[str, Figure]:
-    """{name: Figure} for every standard figure that ds has what it needs for: its variables, and for the figures
-    of the recording a Harlow protocol in ds.attrs and recorded object choices (the outcome figures: at least two
-    recorded episodes of each first-choice outcome)."""
+    """{name: Figure} for every standard figure that ds has what it needs for: its variables, not empty (an
+    untrained agent has no generation; only MetODS records W), and for the figures of the recording a Harlow
+    protocol in ds.attrs and recorded object choices (the outcome figures: at least two recorded episodes of each
+    first-choice outcome)."""
     counts = _first_outcomes(ds)
     several = "variant" in ds.dims or "trainer" in ds.dims   # a sweep or a comparison: figures of one run skip it
     met = {None: True, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2,
            "sweep": "variant" in ds.dims, "one run": not several}
     return {name: make(ds) for name, (make, needs, extra) in FIGURES.items()
-            if met[extra] and all(v in ds.variables for v in needs)}
+            if met[extra] and all(v in ds.variables and ds[v].size for v in needs)}
 
 
 def _first_outcomes(ds: xr.Dataset) -> dict:

@@ -9,3 +9,9 @@ badly, instead of hitting undefined behaviour. error_model "numpy": a division b
 gives inf, not an exception.
 """
 JIT = dict(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+
+# For Numba functions that run only fused into a cached kernel (the agents' prepare/act/finite/record): the
+# kernel's cache entry holds their machine code, and its fingerprint covers their sources. A cache of their own
+# would be keyed on their own file alone, so that an edit of a callee in another file (the rule's kernel) would
+# reach a recompiled rollout kernel from a stale entry.
+FUSED = dict(JIT, cache=False)

@@ -150,18 +150,22 @@ def _section(section, fields, given, where):
     if kind not in fields:
         raise ProtocolError(f"{where(section + '.kind')}: unknown {what} {_show(kind)}; expected one of "
                             f"{', '.join(fields)}{_suggest(kind, fields)}")
-    _check_unknown(given, ["kind"] + list(fields[kind]), where, section + ".", f" (for {section}.kind {kind})")
+    hint = ""
+    if f"{section}.kind" in where.origins:   # the file's section was written for the kind it names
+        hint = f"; to replace the whole section from the command line: --set '{section}={{kind: {kind}}}'"
+    _check_unknown(given, ["kind"] + list(fields[kind]), where, section + ".", f" (for {section}.kind {kind})",
+                   hint)
     out = {"kind": kind}
     for key, field in fields[kind].items():
         out[key] = _value(given, key, field, where, f"{section}.{key}")
     return out
 
 
-def _check_unknown(given, known, where, prefix, context=""):
+def _check_unknown(given, known, where, prefix, context="", hint=""):
     for key in given:
         if key not in known:
             raise ProtocolError(f"{where(prefix + str(key))}: unknown key{context}; expected one of "
-                                f"{', '.join(known)}{_suggest(key, known)}")
+                                f"{', '.join(known)}{_suggest(key, known)}{hint}")
 
 
 def _suggest(word, known):
@@ -204,6 +208,10 @@ def _check_together(spec, where):
     if task["kind"] == "maze" and task["view"] % 2 == 0:
         raise ProtocolError(f"{where('task.view')}: expected an odd number (the window is centred on the agent), "
                             f"got {task['view']}")
+    if trainer["kind"] == "gradient" and spec["agent"]["kind"] != "metods":
+        raise ProtocolError(f"{where('trainer.kind')}: expected es with agent.kind {spec['agent']['kind']} (the "
+                            f"gradient trainer differentiates MetODS's PyTorch twin, and only MetODS has one), "
+                            f"got gradient")
     if trainer["kind"] != "es":   # the checks below concern ES fields
         return
     if trainer["algorithm"] == "pgpe" and trainer["popsize"] % 2:

@@ -84,6 +84,10 @@ TASKS = {
     },
 }
 
+ACTION = _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) [ours: greedy "
+                           "under ES, less fitness noise].", ("greedy", "sample"))
+DTYPE = _choice("float32", "Float type of the rollout kernels (float64 for checks).", ("float32", "float64"))
+
 AGENTS = {
     "metods": {
         "neurons": _int(20, "N, neurons of the dynamic layer [paper: 20 solve Harlow].", min=1),
@@ -97,17 +101,36 @@ AGENTS = {
                                "(N(0, W0_std²) per episode) [paper lists all three; ours: zeros].",
                       ("zeros", "learned", "sampled")),
         "W0_std": _float(0.1, "Standard deviation of W0 when sampled.", min=0),
-        "action": _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) "
-                                    "[ours: greedy under ES, less fitness noise].", ("greedy", "sample")),
+        "action": ACTION,
         "W_clip": _float(0.0, "Bound on every fast weight: after each time step W is clipped to [-W_clip, W_clip] "
                               "(0: no bound) [ours]. Unbounded, a rule whose W overflows or becomes NaN makes that "
                               "member diverge: it gets the worst fitness.", min=0),
-        "dtype": _choice("float32", "Float type of the rollout kernels (float64 for checks).",
-                         ("float32", "float64")),
+        "dtype": DTYPE,
         "init_std": _float(1.0, "Initial f and g weights ~ N(0, init_std²/fan_in) [ours].", min=0),
         "init_alpha": _float(1.0, "Initial value of every alpha entry [ours].",),
         "init_beta": _float(0.1, "Initial write coefficients beta[s, s]; beta[s, s-1] = kappa[s, s] = 1, the "
                                  "rest 0: each pass starts as a plain Hebbian accumulation [ours].",),
+    },
+    "rl2": {
+        "hidden": _int(12, "H, units of the GRU (PyTorch's GRUCell) that sees [o, one-hot a, r] [paper: RL² is a "
+                           "GRU; ours: 12 gives 1,420 parameters on harlow, as many as the default MetODS agent's "
+                           "1,412].", min=1),
+        "action": ACTION,
+        "dtype": DTYPE,
+        "init_std": _float(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
+    },
+    "feedforward": {
+        "hidden": _int(48, "H, tanh units of the one hidden layer on [o, one-hot a, r], no memory across steps "
+                           "[ours: 48 gives 1,396 parameters on harlow, as many as the default MetODS agent's "
+                           "1,412].", min=1),
+        "action": ACTION,
+        "dtype": DTYPE,
+        "init_std": _float(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
+    },
+    "random": {
+        "action": _choice("sample", "Uniform random actions, drawn from each episode's uniforms (its logits are "
+                                    "all equal: greedy would always pick action 0).", ("sample",)),
+        "dtype": DTYPE,
     },
 }
 

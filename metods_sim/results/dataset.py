@@ -2,16 +2,20 @@
 
     generation                     fitness_mean, fitness_max, fitness_min (over the members that did not
                                    diverge), center_return (NaN between centre evaluations, -inf when the
-                                   centre diverged), diverged (members whose W became non-finite);
-                                   coordinates env_steps, wall_time (s)
+                                   centre diverged), diverged (members whose state, MetODS's W, became
+                                   non-finite); coordinates env_steps, wall_time (s); no generation for
+                                   an agent without parameters (random)
     episode                        eval_return, eval_steps, eval_diverged (0/1); eval_<metric> (episode,
                                    <metric_dim>), e.g. eval_correct (episode, trial) for Harlow; the task's
                                    episode_stats, e.g. eval_first_reward, eval_success (episode) for the maze
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action, reward, value, observation (sample, time, obs) for the first
-                                   `recording.episodes` test episodes; sample_length = steps each took
+                                   `recording.episodes` test episodes; sample_length = steps each took.
+                                   W only for MetODS; activation is h for rl2 and feedforward, absent
+                                   for random
     param                          best_params, center_params; coordinates param_block (f, g, alpha, kappa, beta,
-                                   proj, W0) and param_name (f.weight, f.bias, ...)
+                                   proj, W0 for MetODS; gru, g for rl2) and param_name (f.weight, ...);
+                                   empty for the random agent
     attrs                          protocol (YAML), seed, versions (YAML), git_revision, numba_threading_layer,
                                    task_optimum, status, stopped_by, created, command, resumed
 netCDF attributes hold no dicts, None or bools: configuration is stored as YAML text.
@@ -60,19 +64,22 @@ def evaluation_dataset(evaluation, task) -> xr.Dataset:
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
     for name, values in task.episode_stats(evaluation.metrics[0]).items():
         ds[f"eval_{name}"] = ("episode", values)
-    return ds if evaluation.W is None else ds.merge(_recording(evaluation))
+    return ds if evaluation.action is None else ds.merge(_recording(evaluation))
 
 
 def _recording(rec) -> xr.Dataset:
+    """W and activation only for an agent that records them (W: MetODS)."""
     dims = ("sample", "time")
-    ds = xr.Dataset(coords={"sample": np.arange(rec.W.shape[0]), "time": np.arange(rec.W.shape[1])})
-    ds["W"] = (dims + ("post", "pre"), rec.W)
-    ds["activation"] = (dims + ("neuron",), rec.v)
+    ds = xr.Dataset(coords={"sample": np.arange(rec.action.shape[0]), "time": np.arange(rec.action.shape[1])})
+    if rec.W is not None:
+        ds["W"] = (dims + ("post", "pre"), rec.W)
+    if rec.v is not None:
+        ds["activation"] = (dims + ("neuron",), rec.v)
     ds["action"] = (dims, rec.action)
     ds["reward"] = (dims, rec.reward)
     ds["value"] = (dims, rec.value)
     ds["observation"] = (dims + ("obs",), rec.obs)
-    ds["sample_length"] = ("sample", rec.steps[0, : rec.W.shape[0]])
+    ds["sample_length"] = ("sample", rec.steps[0, : rec.action.shape[0]])
     return ds
 
 

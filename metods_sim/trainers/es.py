@@ -113,6 +113,8 @@ class ESTrainer:
         """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
         `checkpoint`: checkpoint(state, generations done) is called every trainer.checkpoint_every generations
         and once more when training stops, unless a second Ctrl-C stopped it halfway through a generation."""
+        if self.agent.layout.size == 0:
+            return self._nothing_to_train(initial)
         t = self.trainer
         problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
                                  device=t["device"], num_actors=t["num_actors"])
@@ -140,6 +142,14 @@ class ESTrainer:
                           unit=self.ITERATIONS[:-1], validate=self.validate,
                           freeze=lambda: _freeze(searcher, problem, result), on_generation=on_generation,
                           checkpoint=checkpoint)
+
+    def _nothing_to_train(self, initial) -> TrainResult:
+        """An agent without parameters (random) has no search space (and EvoTorch cannot search a 0-length
+        vector): no generation runs, and no checkpoint is written; its genome is scored on the validation
+        episodes, so that best_validation means what it means for a trained agent."""
+        genome = np.zeros(0) if initial is None else np.asarray(initial, dtype=np.float64)
+        return TrainResult(center=genome, best=genome, best_validation=self.validate(genome),
+                           stopped_by="no_parameters")
 
 
 # The searcher is pickled whole (its distribution, its optimizer's state such as ClipUp's velocity, CMA-ES's

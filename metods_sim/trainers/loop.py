@@ -22,7 +22,8 @@ class TrainResult:
     return of the centre (NaN between evaluations, -inf when the centre diverged), what diverged (ES: members;
     gradient: 1 when the update did), environment steps and wall seconds so far. center: the search centre or
     the trained parameters; best: the centre snapshot with the best validation return. stopped_by: '' while
-    training, then generations, time_limit, interrupted or diverged."""
+    training, then generations, time_limit, interrupted or diverged; no_parameters when there was nothing to
+    train (no iteration ran)."""
 
     curve: dict = field(default_factory=lambda: {k: [] for k in CURVE})
     center: np.ndarray | None = None

@@ -38,7 +38,8 @@ def test_a_shipped_dataset_is_small(path):
 
 
 HARLOW = [p for p in DATASETS if "eval_correct" in metods_sim.load(p)]
-MAZE = [p for p in DATASETS if "eval_find_step" in metods_sim.load(p) and "variant" not in metods_sim.load(p).dims]
+MAZE = [p for p in DATASETS if "eval_find_step" in metods_sim.load(p) and "variant" not in metods_sim.load(p).dims
+        and yaml.safe_load(metods_sim.load(p).attrs["protocol"])["agent"]["kind"] != "random"]
 
 
 @pytest.mark.parametrize("path", HARLOW, ids=lambda p: p.name)

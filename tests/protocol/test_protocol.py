@@ -111,3 +111,11 @@ def test_missing_file(tmp_path):
 def test_bad_overrides_name_the_option(tmp_path, item, message):
     with pytest.raises(ProtocolError, match=message):
         load(write(tmp_path, "trainer: {popsize: 4}\n"), [item])
+
+
+def test_changing_the_kind_from_the_command_line(tmp_path):
+    path = write(tmp_path, "agent: {kind: metods, neurons: 8}\n")
+    with pytest.raises(ProtocolError, match=r"p.yaml: agent.neurons: unknown key \(for agent.kind rl2\).*"
+                                            r"replace the whole section .*: --set 'agent=\{kind: rl2\}'$"):
+        load(path, ["agent.kind=rl2"])
+    assert load(path, ["agent={kind: rl2, hidden: 4}"])["agent"] == {**defaults(agent="rl2")["agent"], "hidden": 4}

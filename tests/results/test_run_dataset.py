@@ -171,3 +171,24 @@ def test_a_gradient_run_writes_the_es_runs_dataset_and_evaluate_reads_it(tiny_ru
     again = cli("evaluate", tmp_path / "results.nc", "--episodes", "20")
     assert again.returncode == 0, again.stderr
     assert "held-out return" in again.stdout
+
+
+@pytest.mark.parametrize("kind", ["rl2", "feedforward", "random"])
+def test_a_baseline_runs_end_to_end_and_plots(kind, tmp_path):
+    """A baseline's dataset has no W (and random: no generation, no parameter); plot skips what needs them."""
+    done = cli(ROOT / "protocols" / "harlow_simple.yaml", *TINY, "--set", f"agent={{kind: {kind}}}", "--out",
+               tmp_path)
+    assert done.returncode == 0, done.stderr
+    ds = metods_sim.load(tmp_path)
+    assert yaml.safe_load(ds.attrs["protocol"])["agent"]["kind"] == kind and ds.attrs["status"] == "finished"
+    assert "W" not in ds and ds["action"].shape == (3, 12) and ds.sizes["episode"] == 50
+    assert ("activation" in ds) == (kind != "random")
+    if kind == "random":
+        assert ds.attrs["stopped_by"] == "no_parameters" and ds.sizes["generation"] == ds.sizes["param"] == 0
+        assert not (tmp_path / "checkpoint.pkl").exists()
+    else:
+        assert ds.sizes["generation"] == 4 and ds.sizes["param"] > 1000
+    plotted = cli("plot", tmp_path)
+    assert plotted.returncode == 0, plotted.stderr
+    assert "correct_by_presentation.png" in plotted.stdout and "skipped" in plotted.stdout
+    assert ("learning_curve.png" in plotted.stdout) == (kind != "random")

@@ -1,0 +1,76 @@
+"""The agent contract.
+
+An agent is a small frozen record built from the protocol's `agent` section and sized for a task; its network
+step is a set of Numba functions that `metods_sim.rollout` fuses with the task's, as globals of one kernel per
+(task class, agent class), and a NumPy step that `rollout_reference` batches. Every agent sees, at step t,
+x = [o_t, one-hot a_{t−1}, r_{t−1}] (d_in = obs_size + n_actions + 1) and answers out = [logits, value]
+(n_actions + 1); the kernel picks the action and steps the task.
+
+    params = agent.initial(rng)                  float64 (size,)   the starting genome (agent.layout names it)
+    arrays = agent.kernel_arrays(params)         a NamedTuple: arrays with a leading population axis P, and the
+                                                 settings the step needs (ints, floats)
+    noise  = agent.episode_noise(rng, E)         (E, ...) what is random about an episode for the agent (MetODS's
+                                                 sampled W0), drawn up front like the task's rows
+Numba, for a block of LANES agents (lanes on the last axis of every buffer):
+    state = prepare(arrays, member, episode, noise)   arrays: kernel_arrays as a plain tuple (rollout.py says
+                                                       why); member, episode: int64 (LANES,). Returns the block's
+                                                       parameters gathered per lane and its per-episode state,
+                                                       allocated once
+    act(state, x, out)                           x (d_in, LANES) → out (A+1, LANES); advances the state one step
+    ok = finite(state, lane)                     False once the lane's state overflowed or became NaN (diverged)
+    record(state, lane, W, v)                    after act: what a recorded step stores, into W (record_shapes[0])
+                                                 and v (record_shapes[1]), views of that lane's step
+NumPy, for B rows at once (a: the kernel arrays indexed by row, settings as they are):
+    state = agent.reference_start(a, noise)      a tuple of (B, ...) arrays, the per-episode state
+    out, state, (W, v) = agent.reference_step(a, state, x)   x (B, d_in) → out (B, A+1); W, v as record() writes
+                                                 them (None where record_shapes has None)
+    record_shapes = (W shape or None, v shape or None)       per step; None: the agent records none
+
+The state tuples of prepare and reference_start hold the same quantities, so that `finite` judges what
+`rollout_reference` checks (every state array finite).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+
+from ..plasticity.jit import FUSED
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Base record; subclasses are dataclasses whose fields are the protocol's `agent` keys."""
+
+    obs_size: int
+    n_actions: int
+
+    kind: ClassVar[str]
+
+    @property
+    def inputs(self) -> int:
+        """d_in: observation, one-hot previous action, previous reward."""
+        return self.obs_size + self.n_actions + 1
+
+    def episode_noise(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
+        """None by default: (E, 0), and no draw from rng."""
+        return np.zeros((episodes, 0), dtype=self.dtype)
+
+    def reference_start(self, a: dict, noise: np.ndarray) -> tuple:
+        return ()
+
+    # the four Numba functions, set as staticmethods by each agent
+    prepare = act = finite = record = None
+
+
+@njit(**FUSED)
+def always_finite(state, lane):
+    """`finite` of an agent whose state cannot diverge (none, or bounded by construction)."""
+    return True
+
+
+@njit(**FUSED)
+def record_nothing(state, lane, W, v):
+    """`record` of an agent with record_shapes (None, None)."""

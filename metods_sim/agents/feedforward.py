@@ -1,0 +1,97 @@
+"""A memoryless baseline: one tanh hidden layer on the step's input, no state carried between steps.
+
+Input at step t: x = [o_t, one-hot a_{t−1}, r_{t−1}], d_in = obs_size + n_actions + 1. It sees the last action
+and reward but keeps nothing older: what an agent gains from memory shows against it.
+    h = tanh(f.weight x + f.bias)                                    f.weight (H, d_in)
+    [logits, value] = g.weight h + g.bias                            g.weight (n_actions + 1, H)
+
+Genome blocks (in vector order): f.weight, f.bias, g.weight, g.bias. A recorded step stores v = h (no W).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ..plasticity.jit import FUSED
+from ..plasticity.kernel import LANES
+from .base import Agent, always_finite
+from .lanes import dense, dense_rows, gather, gather_bias
+from .layout import Layout
+
+
+class DenseArrays(NamedTuple):
+    f_weight: np.ndarray  # (P, H, d_in)
+    f_bias: np.ndarray    # (P, H)
+    g_weight: np.ndarray  # (P, A+1, H)
+    g_bias: np.ndarray    # (P, A+1)
+
+
+class _Block(NamedTuple):
+    fw: np.ndarray
+    fb: np.ndarray
+    gw: np.ndarray
+    gb: np.ndarray
+    h: np.ndarray   # (H, LANES), this step's hidden layer
+
+
+@dataclass(frozen=True)
+class Feedforward(Agent):
+    hidden: int
+    action: str
+    dtype: str
+    init_std: float
+
+    kind = "feedforward"
+
+    @property
+    def layout(self) -> Layout:
+        H, A = self.hidden, self.n_actions
+        return Layout((("f.weight", (H, self.inputs)), ("f.bias", (H,)), ("g.weight", (A + 1, H)),
+                       ("g.bias", (A + 1,))))
+
+    @property
+    def record_shapes(self):
+        return None, (self.hidden,)
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """Weights ~ N(0, init_std²/fan_in), biases 0."""
+        H = self.hidden
+        parts = {name: np.zeros(shape) for name, shape, _ in self.layout.slices()}
+        parts["f.weight"] = rng.normal(0.0, self.init_std / np.sqrt(self.inputs), (H, self.inputs))
+        parts["g.weight"] = rng.normal(0.0, self.init_std / np.sqrt(H), (self.n_actions + 1, H))
+        return self.layout.pack(parts)
+
+    def kernel_arrays(self, params: np.ndarray) -> DenseArrays:
+        parts = self.layout.unpack(np.atleast_2d(np.asarray(params, dtype=self.dtype)))
+        c = np.ascontiguousarray
+        return DenseArrays(c(parts["f.weight"]), c(parts["f.bias"]), c(parts["g.weight"]), c(parts["g.bias"]))
+
+    def reference_step(self, a, state, x):
+        h = np.tanh(dense_rows(a["f_weight"], a["f_bias"], x))
+        return dense_rows(a["g_weight"], a["g_bias"], h), (), (None, h)
+
+    @staticmethod
+    @njit(**FUSED)
+    def prepare(arrays, member, episode, noise):
+        f_weight, f_bias, g_weight, g_bias = arrays
+        dt = f_weight.dtype
+        return _Block(gather(f_weight, member, dt), gather_bias(f_bias, member, dt),
+                      gather(g_weight, member, dt), gather_bias(g_bias, member, dt),
+                      np.empty((f_weight.shape[1], LANES), dt))
+
+    @staticmethod
+    @njit(**FUSED)
+    def act(s, x, out):
+        dense(s.fw, s.fb, x, s.h, True)
+        dense(s.gw, s.gb, s.h, out, False)
+
+    finite = staticmethod(always_finite)
+
+    @staticmethod
+    @njit(**FUSED)
+    def record(s, lane, W, v):
+        for i in range(s.h.shape[0]):
+            v[i] = s.h[i, lane]
