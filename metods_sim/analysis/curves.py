@@ -41,10 +41,12 @@ def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.D
 
     ds: eval_return (dim, [seed,] episode) and, for Harlow, eval_correct (dim, [seed,] episode, trial).
     Returns a Dataset over dim: return_mean; return_sem, over seeds when there is a seed dim (the spread between
-    runs), else over episodes; return_ratio (of attrs task_optimum, when present); correct_later, the share of
+    runs) when there are several seeds, else over episodes; return_ratio (of attrs task_optimum, when present); correct_later, the share of
     correct choices on presentations first..last; for the maze, first_reward (mean step) and success (share).
     """
     returns = ds["eval_return"]
+    if "seed" in returns.dims and returns.sizes["seed"] == 1:
+        returns = returns.squeeze("seed", drop=True)
     if "seed" in returns.dims:
         per_seed = returns.mean("episode")
         mean, n, sd = per_seed.mean("seed"), per_seed.count("seed"), per_seed.std("seed", ddof=1)

@@ -190,20 +190,23 @@ def weight_change_figure(ds: xr.Dataset, lags=range(-2, 4)) -> Figure:
     return figure
 
 
-def find_intervals_figure(ds: xr.Dataset) -> Figure:
-    """Maze: mean steps to the first target reward, then between successive rewards (± s.e.m. over the held-out
-    episodes that made that many finds); shorter later intervals mean the agent goes back to a place it found."""
-    figure, ax = _figure(5.0, 3.6)
-    found = find_intervals(ds)
-    found = found.isel(find=(found["episodes"] >= 2).values)
-    ax.errorbar(found["find"], found["mean"], yerr=found["sem"], marker="o", capsize=3, label="agent")
-    for k, n in zip(found["find"].values, found["episodes"].values):
-        ax.annotate(f"{int(n)}", (k, float(found["mean"].sel(find=k))), textcoords="offset points",
-                    xytext=(6, 6), fontsize=7, color="0.4")
-    ax.set(xlabel="target reward k (number: episodes that made it)", ylabel="steps since reward k − 1 (or start)",
-           xticks=found["find"].values, title="Exploration, then returns to the target")
+def find_intervals_figure(ds: xr.Dataset, among=(2, 3, 4)) -> Figure:
+    """Maze: steps to the first target reward, then between successive rewards, mean ± s.e.m. over the held-out
+    episodes that made at least k rewards, one line per k (the same episodes along a line). After a reward the
+    agent is teleported: an agent that remembers the target's place goes back faster than it first found it
+    (a falling line); an explorer without that memory takes as long each time (a flat line)."""
+    figure, ax = _figure(5.4, 3.8)
+    for i, k in enumerate(among):
+        found = find_intervals(ds, among=k)
+        n = int(found["episodes"].min())
+        if n < 2:
+            continue
+        ax.errorbar(found["find"] + 0.06 * (i - 1), found["mean"], yerr=found["sem"], marker="o", capsize=3,
+                    color=f"C{i}", label=f"episodes with ≥ {k} rewards ({n})")
+    ax.set(xlabel="target reward", ylabel="steps since the previous reward (or start)",
+           xticks=list(range(1, max(among) + 1)), title="Returns to the target")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower left", fontsize=8)
     return figure
 
 
@@ -212,15 +215,17 @@ def ablation_figure(ds: xr.Dataset) -> Figure:
     episodes), one bar each."""
     table = ablation_table(ds)
     names = [str(v) for v in table["variant"].values]
-    figure, ax = _figure(max(5.0, 0.9 * len(names) + 2), 3.8)
+    # horizontal bars: variant names can be long, and side by side under vertical bars they overlap
+    figure, ax = _figure(6.4, max(3.0, 0.45 * len(names) + 1.8))
     over = "seeds" if ds.sizes.get("seed", 1) > 1 else "held-out episodes"
-    ax.bar(np.arange(len(names)), table["return_mean"], yerr=table["return_sem"], capsize=3, color="C0",
-           label=f"mean ± s.e.m. over {over}")
+    rows = np.arange(len(names))[::-1]   # the first variant on top
+    ax.barh(rows, table["return_mean"], xerr=table["return_sem"], capsize=3, color="C0",
+            label=f"mean ± s.e.m. over {over}")
     if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
-        ax.axhline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8, label="task optimum")
-    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
-    ax.set(xlabel="variant", ylabel="held-out return per episode", title="Ablation")
-    # below the axes: bars can reach any height, and a legend inside would sit on one of them
+        ax.axvline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8, label="task optimum")
+    ax.set_yticks(rows, names)
+    ax.set(ylabel="variant", xlabel="held-out return per episode", title="Ablation")
+    # below the axes: bars can reach any length, and a legend inside would sit on one of them
     figure.legend(loc="outside lower center", ncols=2, fontsize=8)
     return figure
 

@@ -64,3 +64,29 @@ def test_the_harlow_notebooks_reading_of_the_shipped_recording_holds():
     share = by_reward["share"].sel(reward=[-1.0, 1.0]).sum()
     assert float(share) > float(by_reward["steps_share"].sel(reward=[-1.0, 1.0]).sum())
     assert np.isfinite(mean).all()
+
+
+def test_the_maze_notebook_runs_and_shows_its_figures(tmp_path):
+    nb = execute(ROOT / "analysis" / "maze.ipynb", tmp_path)
+    images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+              if "image/png" in out.get("data", {})]
+    assert len(images) == 4
+    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
+    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []
+
+
+def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
+    """The closing text of analysis/maze.ipynb describes the shipped maze datasets."""
+    from metods_sim.analysis import ablation_table, find_intervals, summary
+
+    load = lambda name: metods_sim.load(ROOT / "data" / f"{name}.nc")   # noqa: E731
+    metods, rl2, random, short = (summary(load(n)) for n in ("maze", "maze_rl2", "maze_random", "maze_30min"))
+    assert metods["success"] == pytest.approx(1.0, abs=0.005) and random["success"] < 0.3
+    assert 28 < metods["first_reward_mean"] < 38 and random["first_reward_mean"] > 80
+    assert 25 < metods["return_mean"] < 34
+    returns = find_intervals(load("maze"), among=3)["mean"].values    # flat: no faster return to the target
+    assert returns.min() > 0.85 * returns[0]
+    assert short["return_mean"] > 2 * rl2["return_mean"] and rl2["generations"] > 1.8 * short["generations"]
+    for name in ("maze", "maze_rl2"):
+        assert summary(load(f"{name}_10x10"))["return_mean"] < summary(load(name))["return_mean"]
+    assert (ablation_table(load("maze_ablation"))["return_mean"] < 2 * random["return_mean"]).all()

@@ -6,7 +6,7 @@ import yaml
 
 import metods_sim
 from metods_sim.analysis import summary
-from metods_sim.protocol import apply_override, parse, validate
+from metods_sim.protocol import apply_override, validate
 
 from conftest import ROOT
 
@@ -26,7 +26,11 @@ def test_a_shipped_dataset_records_its_protocol_revision_and_command(path):
         assert ds.attrs["command"].startswith(f"python -m metods_sim evaluate {ds.attrs['source']} ")
         source = metods_sim.load(ROOT / ds.attrs["source"])
         assert ds.attrs["source"].startswith("data/")
-        assert validate(spec, path.name) == evaluated_protocol(source, ds.attrs["command"])
+        changed = yaml.safe_load(source.attrs["protocol"])   # the run's protocol with the evaluation's --set
+        for item in shlex.split(ds.attrs["command"])[1:]:
+            if "=" in item and not item.startswith("-"):
+                apply_override(changed, item)
+        assert validate(changed, "source") == validate(yaml.safe_load(ds.attrs["protocol"]), "evaluation")
         assert ds.attrs["source_git_revision"] == source.attrs["git_revision"]
     else:
         assert ds.attrs["command"].startswith("python -m metods_sim protocols/")
@@ -52,18 +56,7 @@ def test_a_shipped_harlow_run_meets_the_one_shot_bar(path):
 def test_a_shipped_maze_agent_explores_better_than_chance(path):
     """Not the paper's bar (return 86.5 on 8×8): the README states where the shipped agents stand against it."""
     s = summary(metods_sim.load(path))
-    assert s["episodes"] >= 1000 and s["success"] > 0.5 and s["return_mean"] > 3.8   # the paper's random agent
-
-
-def evaluated_protocol(source, command: str) -> dict:
-    """The protocol `python -m metods_sim evaluate` ran: the source run's, with the command's --set changes (a
-    changed task, e.g. task.size=10 on the maze)."""
-    words = shlex.split(command)
-    raw = parse(source.attrs["protocol"], "source")
-    for flag, item in zip(words, words[1:]):
-        if flag == "--set":
-            apply_override(raw, item)
-    return validate(raw, "source with --set")
+    assert s["episodes"] >= 1000 and s["success"] > 0.3 and s["return_mean"] > 3.8   # random: 24.5%, 3.2 (8×8)
 
 
 def _part(validated, stored):
