@@ -212,14 +212,20 @@ def find_intervals_figure(ds: xr.Dataset, among=(2, 3, 4)) -> Figure:
 
 def ablation_figure(ds: xr.Dataset) -> Figure:
     """A sweep's held-out return per variant, mean ± s.e.m. (over seeds when there are several, else over
-    episodes), one bar each."""
+    episodes), one horizontal bar each, the first variant on top."""
     table = ablation_table(ds)
     names = [str(v) for v in table["variant"].values]
-    figure, ax = _figure(max(5.0, 0.9 * len(names) + 2), 3.8)
-    ax.bar(np.arange(len(names)), table["return_mean"], yerr=table["return_sem"], capsize=3, color="C0")
-    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+    figure, ax = _figure(6.0, 1.2 + 0.45 * len(names))
+    rows = np.arange(len(names))[::-1]
     over = "seeds" if ds.sizes.get("seed", 1) > 1 else "held-out episodes"
-    ax.set(ylabel="held-out return per episode", title=f"Ablation (mean ± s.e.m. over {over})")
+    seeds = ds.sizes.get("seed", 1)
+    ax.barh(rows, table["return_mean"], xerr=table["return_sem"], capsize=3, color="C0",
+            label=f"trained agent, {seeds} seed{'s' if seeds > 1 else ''} each ({ds.sizes['episode']:,} held-out "
+                  f"episodes)")
+    ax.set_yticks(rows, names)
+    ax.set(xlabel="held-out return per episode", ylabel="variant", title=f"Ablation (mean ± s.e.m. over {over})")
+    figure.set_figheight(figure.get_figheight() + 0.4)
+    figure.legend(loc="outside lower center", fontsize=8)
     return figure
 
 
