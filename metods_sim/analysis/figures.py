@@ -212,21 +212,20 @@ def find_intervals_figure(ds: xr.Dataset, among=(2, 3, 4)) -> Figure:
 
 def ablation_figure(ds: xr.Dataset) -> Figure:
     """A sweep's held-out return per variant, mean ± s.e.m. (over seeds when there are several, else over
-    episodes), one bar each."""
+    episodes), one horizontal bar each, the first variant on top."""
     table = ablation_table(ds)
     names = [str(v) for v in table["variant"].values]
-    # horizontal bars: variant names can be long, and side by side under vertical bars they overlap
-    figure, ax = _figure(6.4, max(3.0, 0.45 * len(names) + 1.8))
+    figure, ax = _figure(6.0, 1.2 + 0.45 * len(names))
+    rows = np.arange(len(names))[::-1]
     over = "seeds" if ds.sizes.get("seed", 1) > 1 else "held-out episodes"
-    rows = np.arange(len(names))[::-1]   # the first variant on top
+    seeds = ds.sizes.get("seed", 1)
     ax.barh(rows, table["return_mean"], xerr=table["return_sem"], capsize=3, color="C0",
-            label=f"mean ± s.e.m. over {over}")
-    if np.isfinite(float(ds.attrs.get("task_optimum", np.nan))):
-        ax.axvline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8, label="task optimum")
+            label=f"trained agent, {seeds} seed{'s' if seeds > 1 else ''} each ({ds.sizes['episode']:,} held-out "
+                  f"episodes)")
     ax.set_yticks(rows, names)
-    ax.set(ylabel="variant", xlabel="held-out return per episode", title="Ablation")
-    # below the axes: bars can reach any length, and a legend inside would sit on one of them
-    figure.legend(loc="outside lower center", ncols=2, fontsize=8)
+    ax.set(xlabel="held-out return per episode", ylabel="variant", title=f"Ablation (mean ± s.e.m. over {over})")
+    figure.set_figheight(figure.get_figheight() + 0.4)
+    figure.legend(loc="outside lower center", fontsize=8)
     return figure
 
 
