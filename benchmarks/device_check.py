@@ -1,6 +1,6 @@
 """`trainer.device: cuda` against `cpu`, in the same run: the same protocol trained for the same number of
 iterations (ES generations or gradient updates) from the same initial parameters on each device, with the
-seconds per iteration and the centre's validation return; and, for the PyTorch twin, the largest difference
+seconds per iteration (after one untimed iteration that compiles the kernels) and the centre's validation return; and, for the PyTorch twin, the largest difference
 between its float64 logits on the GPU and on the CPU over the same episodes.
 
     python benchmarks/device_check.py PROTOCOL [--set KEY=VALUE ...] [--iterations 30]
@@ -61,6 +61,7 @@ def main():
     print(f"torch {torch.__version__}; GPU: {torch.cuda.get_device_name(0) if cuda else 'none (CPU only)'}")
     rows = {}
     for device in ("cpu", "cuda") if cuda else ("cpu",):
+        train(args.protocol, args.overrides, device, 1)   # compiles the kernels: not what is measured
         rows[device] = train(args.protocol, args.overrides, device, args.iterations)
         print(f"{device:5s} {rows[device][0] * 1e3:9.1f} ms per iteration, centre return {rows[device][1]:.3f} "
               f"after {args.iterations}")
