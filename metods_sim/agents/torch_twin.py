@@ -3,7 +3,7 @@
 One parameter vector means the same agent here and in the Numba kernels: `torch_arrays` unpacks it through the
 agent's own `Layout` into the tensors of `TwinArrays` (the kernels' `KernelArrays` less the step's settings,
 which the twin reads from the agent), and `forward` is one time step of
-f, the dynamic layer (the rule exactly as `plasticity.recursive_update`) and g. tests/agents/test_torch_twin.py
+f, the dynamic layer (`plasticity.recursive_update` itself, on tensors) and g. tests/agents/test_torch_twin.py
 checks the two agree to 1e-8 in float64.
 
 Leading dimensions broadcast: arrays of one member (1, ...) serve a whole batch of episodes (B, ...).
@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+
+from ..plasticity.reference import matvec, recursive_update, tanh
 
 
 class TwinArrays(NamedTuple):
@@ -56,39 +58,8 @@ def torch_arrays(agent, params: torch.Tensor) -> TwinArrays:
 def forward(a: TwinArrays, W, x, *, steps: int, write: str):
     """One time step. W (B, N, N), x (B, d_in) = [o_t, one-hot a_{t−1}, r_{t−1}].
     Returns logits (B, A), value (B,), v_S (B, N), W_t (B, N, N)."""
-    v0 = torch.tanh(_matvec(a.f_weight, x) + a.f_bias)
+    v0 = tanh(matvec(a.f_weight, x) + a.f_bias)
     proj = {"vanilla": None, "linear": a.L, "mlp": (a.U1, a.U2)}[write]
     v, W = recursive_update(W, v0, a.alpha, a.kappa, a.beta, steps=steps, write=write, proj=proj)
-    out = _matvec(a.g_weight, v) + a.g_bias
+    out = matvec(a.g_weight, v) + a.g_bias
     return out[:, :-1], out[:, -1], v, W
-
-
-def recursive_update(W, v0, alpha, kappa, beta, *, steps, write="vanilla", proj=None):
-    """`plasticity.recursive_update` in torch, term for term (same shapes, same order of the sums)."""
-    vs, Ws = [v0], [W]
-    for s in range(1, steps + 1):
-        prev = vs[s - 1]
-        u = write_vector(prev, write, proj)
-        v = kappa[..., s, s, None] * torch.tanh(_matvec(Ws[s - 1], prev))
-        Wn = beta[..., s, s, None, None] * alpha * prev[..., :, None] * u[..., None, :]
-        for l in range(s):
-            v = v + kappa[..., s, l, None] * vs[l]
-            Wn = Wn + beta[..., s, l, None, None] * Ws[l]
-        vs.append(v)
-        Ws.append(Wn)
-    return vs[-1], Ws[-1]
-
-
-def write_vector(v, write="vanilla", proj=None):
-    """u(v): vanilla v, linear L v, mlp U2 tanh(U1 v) (`plasticity.write_vector`)."""
-    if write == "vanilla":
-        return v
-    if write == "linear":
-        return _matvec(proj, v)
-    hidden, out = proj
-    return _matvec(out, torch.tanh(_matvec(hidden, v)))
-
-
-def _matvec(M, v):
-    """M (P|B, i, j) · v (B, j) → (B, i), broadcasting a single member over the batch."""
-    return torch.matmul(M, v.unsqueeze(-1)).squeeze(-1)

@@ -6,7 +6,9 @@ Model document, section 1. At one time step, starting from v⁽⁰⁾ = f(o, a, 
     W⁽ˢ⁾ = Σ_{l<s} β[s, l] W⁽ˡ⁾ + β[s, s] α ⊙ (v⁽ˢ⁻¹⁾ ⊗ u(v⁽ˢ⁻¹⁾))
 
 Every array may carry the same leading batch dimensions, so this one function serves both a single agent and
-the batched-NumPy baseline of the benchmarks.
+the batched-NumPy baseline of the benchmarks. It takes NumPy arrays or torch tensors alike (only operators,
+`tanh` and a matrix-vector product, picked by the argument's type), so the differentiable twin
+(`agents.torch_twin`) runs this very function rather than a copy.
 """
 from __future__ import annotations
 
@@ -24,10 +26,10 @@ def write_vector(v, write="vanilla", proj=None):
     if write == "vanilla":
         return v
     if write == "linear":
-        return _matvec(proj, v)
+        return matvec(proj, v)
     if write == "mlp":
         hidden, out = proj
-        return _matvec(out, np.tanh(_matvec(hidden, v)))
+        return matvec(out, tanh(matvec(hidden, v)))
     raise ValueError(f"unknown write variant {write!r}; expected one of {WRITES}")
 
 
@@ -44,7 +46,7 @@ def recursive_update(W, v0, alpha, kappa, beta, *, steps, write="vanilla", proj=
     for s in range(1, steps + 1):
         prev = vs[s - 1]
         u = write_vector(prev, write, proj)
-        v = kappa[..., s, s, None] * np.tanh(_matvec(Ws[s - 1], prev))
+        v = kappa[..., s, s, None] * tanh(matvec(Ws[s - 1], prev))
         Wn = beta[..., s, s, None, None] * alpha * prev[..., :, None] * u[..., None, :]
         for l in range(s):
             v = v + kappa[..., s, l, None] * vs[l]
@@ -54,5 +56,13 @@ def recursive_update(W, v0, alpha, kappa, beta, *, steps, write="vanilla", proj=
     return vs[-1], Ws[-1]
 
 
-def _matvec(M, v):
-    return np.einsum("...ij,...j->...i", M, v)
+def tanh(x):
+    """np.tanh of an array, Tensor.tanh of a tensor (which keeps the autograd graph)."""
+    return np.tanh(x) if isinstance(x, np.ndarray) else x.tanh()
+
+
+def matvec(M, v):
+    """M (..., i, j) · v (..., j) → (..., i), leading dimensions broadcast (one member over a batch)."""
+    if isinstance(v, np.ndarray):
+        return np.einsum("...ij,...j->...i", M, v)
+    return (M @ v[..., None])[..., 0]
