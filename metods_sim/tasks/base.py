@@ -30,6 +30,7 @@ class Task:
     """Base record; subclasses are dataclasses whose fields are the protocol's `task` keys."""
 
     name: ClassVar[str]
+    continuous: ClassVar[bool] = False   # actions are vectors in [-1, 1]^n_actions (the MuJoCo bodies)
     metric: ClassVar[str]        # name of the per-episode metric vector, e.g. "correct"
     metric_dim: ClassVar[str]    # its dimension in the dataset, e.g. "trial"
 
