@@ -18,6 +18,7 @@ python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--force] [
        python -m metods_sim resume DIR [--quiet]
        python -m metods_sim evaluate RESULTS.nc [--episodes N] [--record N] [--set task.KEY=VALUE ...] [--seed N]
                                     [--out FILE]
+       python -m metods_sim impair RESULTS.nc [--episodes N] [--seed N] [--out FILE]
        python -m metods_sim plot RESULTS.nc [--out DIR]
        python -m metods_sim compare COMPARISON.yaml [--set KEY.PATH=VALUE ...] [--out DIR] [--quiet]
        python -m metods_sim fields"""
@@ -69,6 +70,8 @@ def main(argv=None) -> int:
             return _evaluate(argv[1:])
         if argv and argv[0] == "resume":
             return _resume(argv[1:])
+        if argv and argv[0] == "impair":
+            return _impair(argv[1:])
         if argv and argv[0] == "plot":
             return _plot(argv[1:])
         if argv and argv[0] == "compare":
@@ -188,6 +191,31 @@ def _evaluate(argv) -> int:
     ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
                   record=args.record, command="python -m metods_sim evaluate " + shlex.join(argv))
     print(summary_text(ds))
+    if args.out:
+        print(f"wrote {write(ds, args.out)}")
+    return 0
+
+
+def _impair(argv) -> int:
+    p = argparse.ArgumentParser(prog="python -m metods_sim impair",
+                                description="Evaluate a trained agent of a MuJoCo task with each actuator frozen in "
+                                            "turn (zero torque, --set task.impair.frozen=[k]) and without, on the "
+                                            "same fresh episodes; print the return retained per actuator "
+                                            "(impaired / unimpaired mean return) and its mean.")
+    p.add_argument("results", help="a run's results.nc (or its directory)")
+    p.add_argument("--episodes", type=int, metavar="N", help="episodes (default: the protocol's evaluation.episodes)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
+    p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+    p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
+    args = p.parse_args(argv)
+    if args.episodes is not None and args.episodes < 1:
+        raise ProtocolError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    from .impairment import impairment, impairment_text
+    from .results import write
+
+    ds = impairment(args.results, episodes=args.episodes, seed=args.seed, agent=args.agent,
+                    command="python -m metods_sim impair " + shlex.join(argv))
+    print(impairment_text(ds))
     if args.out:
         print(f"wrote {write(ds, args.out)}")
     return 0

@@ -7,8 +7,8 @@
                                    an agent without parameters (random)
     episode                        eval_return, eval_steps, eval_diverged (0/1); eval_<metric> (episode,
                                    <metric_dim>), e.g. eval_correct (episode, trial) for Harlow, eval_reward
-                                   (episode, step) on a MuJoCo task (its mean over episodes is the
-                                   within-episode reward curve); the task's episode_stats, e.g.
+                                   (episode, step) on a MuJoCo task, and its mean over episodes,
+                                   eval_reward_curve (step); the task's episode_stats, e.g.
                                    eval_first_reward, eval_success (episode) for the maze
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action (sample, time[, actuator]), reward, value, observation (sample,
@@ -67,6 +67,8 @@ def evaluation_dataset(evaluation, task) -> xr.Dataset:
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
     for name, values in task.episode_stats(evaluation.metrics[0]).items():
         ds[f"eval_{name}"] = ("episode", values)
+    for name, values in task.curves(evaluation.metrics[0]).items():
+        ds[f"eval_{name}"] = (task.metric_dim, values)
     return ds if evaluation.action is None else ds.merge(_recording(evaluation))
 
 

@@ -67,6 +67,12 @@ class Task:
         eval_<name> (e.g. the maze's first reward step and success); none by default."""
         return {}
 
+    def curves(self, metrics: np.ndarray) -> dict:
+        """Named curves over the metric dimension from the metric vectors of the test episodes (E, n_metrics) →
+        {name: (n_metrics,)}, stored as eval_<name> (e.g. a MuJoCo task's within-episode reward curve); none by
+        default."""
+        return {}
+
     def sample(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         raise NotImplementedError
 

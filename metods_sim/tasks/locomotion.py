@@ -133,6 +133,11 @@ class Locomotion(Task):
         mask[self.frozen] = 1.0
         return np.concatenate([np.array([float(slots[name]) for name in _SLOTS]), mask])
 
+    def curves(self, metrics):
+        """reward_curve: the reward of each step averaged over the episodes (an episode that ended early counts
+        0 after its end)."""
+        return {"reward_curve": metrics.mean(axis=0)}
+
     def goals(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         """(E, 3): goal_x, goal_y, goal_velocity of each episode."""
         raise NotImplementedError
