@@ -29,6 +29,7 @@ setup(
         "gymnasium[mujoco]>=1.0",
         # the motor-control tasks' physics; Meta-World pins exactly this version
         "mujoco==3.3.0",
+        "metaworld==3.1.1",
         "tqdm>=4.60",
         "matplotlib>=3.8",
     ],

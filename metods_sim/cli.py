@@ -44,7 +44,9 @@ Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_sim
 test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
 trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow), protocols/maze.yaml
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
-protocols/maze_ablation.yaml (a sweep: α, S and the write vector). A protocol with a `sweep` section runs each
+protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir.yaml,
+protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
+RESULTS.nc` then freezes each actuator in turn). A protocol with a `sweep` section runs each
 variant × seed in DIR/NN-variant/seed-N/ and gathers them into DIR/results.nc over (variant, seed)."""
 
 EPILOG = """\
@@ -56,6 +58,8 @@ examples:
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
   python -m metods_sim evaluate runs/maze/20261125-120000/results.nc --set task.size=10   (unseen 10x10 mazes)
   python -m metods_sim plot runs/harlow/20261125-120000/results.nc      (python -m metods_sim plot --help)
+  python -m metods_sim evaluate runs/ant_dir/20261125-120000/results.nc --set 'task.impair.frozen=[2]'
+  python -m metods_sim impair runs/ant_dir/20261125-120000/results.nc     (each actuator frozen in turn)
 
 exit status: 0 done, 1 training diverged (ES: the whole population; gradient: a non-finite loss or gradient;
 the dataset holds the run until then) or the results could not be written after training (the checkpoint holds

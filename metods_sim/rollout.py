@@ -68,12 +68,16 @@ def draw_episodes(task, agent, rng: np.random.Generator, episodes: int) -> Episo
 
 
 def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Rollouts:
-    """Run genomes params (P, size) (or (size,)) on every episode. Returns Rollouts. A continuous task (a MuJoCo
-    body) runs in `rollout_physics`, with the same contract."""
-    if task.continuous:
+    """Run genomes params (P, size) (or (size,)) on every episode. Returns Rollouts. A MuJoCo body runs in
+    `rollout_physics`, a Meta-World task in `rollout_stepped` (task.engine), with the same contract."""
+    if task.engine == "physics":
         from .rollout_physics import rollout_physics
 
         return rollout_physics(agent, task, params, episodes, record=record)
+    if task.engine == "stepped":
+        from .rollout_stepped import rollout_stepped
+
+        return rollout_stepped(agent, task, params, episodes, record=record)
     arrays = agent.kernel_arrays(params)
     dtype = np.dtype(agent.dtype)
     P, E, T, M = _members(params), episodes.data.shape[0], task.max_steps, task.n_metrics

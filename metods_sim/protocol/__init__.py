@@ -209,7 +209,11 @@ def _check_together(spec, where):
     task, trainer = spec["task"], spec["trainer"]
     if "impair" in task:
         task["impair"] = _impairment(task, where)
-    continuous = task["kind"] in ("ant_dir", "cheetah_dir", "cheetah_vel")
+    from ..tasks import TASKS
+
+    continuous = TASKS[task["kind"]].continuous
+    if task["kind"] == "metaworld" and task["benchmark"] == "ML1":
+        _check_metaworld(task, where)
     if spec["agent"]["kind"] == "random" and spec["agent"]["action"] == "zero" and not continuous:
         raise ProtocolError(f"{where('agent.action')}: expected sample with task.kind {task['kind']} (zero is the "
                             f"motionless baseline of the MuJoCo tasks), got 'zero'")
@@ -231,6 +235,15 @@ def _check_together(spec, where):
     if trainer["num_actors"] and trainer["device"] != "cpu":
         raise ProtocolError(f"{where('trainer.device')}: expected cpu when trainer.num_actors > 0 (EvoTorch's Ray "
                             f"actors run on the CPU), got {trainer['device']}")
+
+
+def _check_metaworld(task, where):
+    from ..tasks.metaworld import known_environment, metaworld_module
+
+    metaworld_module()   # missing: one line naming the install
+    if not known_environment(task["env_name"]):
+        raise ProtocolError(f"{where('task.env_name')}: expected a Meta-World ML1 environment such as reach-v3 or "
+                            f"push-v3, got {task['env_name']!r}")
 
 
 def _impairment(task, where) -> dict:

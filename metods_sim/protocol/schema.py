@@ -130,6 +130,16 @@ TASKS.update({
         "velocity_max": _float(2.0, "Highest goal velocity.",),
         **_body(0.05, "[meta-RL's usual 0.05; Gymnasium's default 0.1]."),
     },
+    "metaworld": {
+        "benchmark": _choice("ML1", "Meta-World benchmark: ML1 (one environment, its goals vary) or ML10 (10 "
+                                    "training, 5 test environments) [paper].", ("ML1", "ML10")),
+        "env_name": Field("reach-v3", "ML1's environment, e.g. reach-v3, push-v3 [paper]; unused by ML10.", "str"),
+        "split": _choice("train", "Tasks episodes are drawn from: the benchmark's train or test tasks.",
+                         ("train", "test")),
+        "rollouts": _int(10, "Rollouts per adaptation episode, W carried from one to the next [paper: 10].", min=1),
+        "rollout_steps": _int(500, "Steps per rollout [paper and Meta-World: 500].", min=1, max=500),
+        "benchmark_seed": _int(0, "Seed of Meta-World's benchmark (its lists of tasks) [ours].", min=0),
+    },
 })
 
 ACTION = _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) [ours: greedy "

@@ -5,8 +5,9 @@ from .harlow import Harlow
 from .harlow_simple import HarlowSimple
 from .locomotion import AntDir, CheetahDir, CheetahVel
 from .maze import Maze
+from .metaworld import MetaWorld
 
-TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple, Maze, AntDir, CheetahDir, CheetahVel)}
+TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple, Maze, AntDir, CheetahDir, CheetahVel, MetaWorld)}
 GYM_IDS = {"harlow": "metods_sim/Harlow-v0", "harlow_simple": "metods_sim/HarlowSimple-v0",
            "maze": "metods_sim/Maze-v0"}
 
@@ -28,4 +29,4 @@ def _register_gymnasium():
 _register_gymnasium()
 
 __all__ = ["TASKS", "GYM_IDS", "Task", "AntDir", "CheetahDir", "CheetahVel", "Harlow", "HarlowSimple", "Maze",
-           "make_task"]
+           "MetaWorld", "make_task"]

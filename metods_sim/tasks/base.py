@@ -31,6 +31,8 @@ class Task:
 
     name: ClassVar[str]
     continuous: ClassVar[bool] = False   # actions are vectors in [-1, 1]^n_actions (the MuJoCo bodies)
+    engine: ClassVar[str] = "fused"      # what runs its rollouts: fused (rollout.py), physics (rollout_physics.py),
+                                         # stepped (rollout_stepped.py: environments stepped in Python)
     metric: ClassVar[str]        # name of the per-episode metric vector, e.g. "correct"
     metric_dim: ClassVar[str]    # its dimension in the dataset, e.g. "trial"
 

@@ -74,6 +74,7 @@ class Locomotion(Task):
     impair: dict
 
     continuous: ClassVar[bool] = True
+    engine: ClassVar[str] = "physics"
     metric: ClassVar[str] = "reward"
     metric_dim: ClassVar[str] = "step"
     model_file: ClassVar[str]
