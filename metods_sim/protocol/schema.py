@@ -105,7 +105,8 @@ def _body(ctrl_cost: float, ctrl_doc: str) -> dict:
 TASKS.update({
     "ant_dir": {
         "directions": _choice("forward_backward", "Rewarded direction drawn per episode: forward_backward (θ = 0 "
-                                                  "or π) [paper], or uniform (θ ~ U(0, 2π)).",
+                                                  "or π [paper], as many of each in every set of episodes "
+                                                  "[ours]), or uniform (θ ~ U(0, 2π)).",
                               ("forward_backward", "uniform")),
         **_body(0.5, "[Gymnasium Ant-v5: 0.5]."),
         "contact_cost": _float(5e-4, "Weight of the contact cost, Σ clip(cfrc_ext)² [Gymnasium Ant-v5: 5e-4].",
@@ -121,7 +122,7 @@ TASKS.update({
         "healthy_z_min": _float(0.2, "Lowest healthy torso height [Gymnasium Ant-v5: 0.2].",),
         "healthy_z_max": _float(1.0, "Highest healthy torso height [Gymnasium Ant-v5: 1].",),
     },
-    "cheetah_dir": {
+    "cheetah_dir": {   # the direction, ±1, is drawn as ant_dir's forward_backward: as many of each
         **_body(0.05, "[meta-RL's usual 0.05; Gymnasium's default 0.1]."),
     },
     "cheetah_vel": {

@@ -250,6 +250,13 @@ def _observe(cfg, mj, obs):
             k += 1
 
 
+def balanced_signs(rng: np.random.Generator, episodes: int) -> np.ndarray:
+    """(E,) ±1, as many of each as E allows, in random order: every generation's shared episodes reward both
+    directions equally, so that a member's fitness does not depend on which direction happened to be drawn more
+    often (a policy that ignores the reward and runs one way would otherwise win whole generations)."""
+    return rng.permutation(np.where(np.arange(episodes) % 2 == 0, 1.0, -1.0))
+
+
 @dataclass(frozen=True)
 class AntDir(Locomotion):
     """Gymnasium's Ant-v5 rewarded for moving along a direction drawn per episode."""
@@ -277,7 +284,7 @@ class AntDir(Locomotion):
 
     def goals(self, rng, episodes):
         if self.directions == "forward_backward":
-            theta = np.pi * rng.integers(0, 2, episodes)
+            theta = np.pi * (balanced_signs(rng, episodes) < 0)
         else:
             theta = rng.uniform(0.0, 2 * np.pi, episodes)
         return np.stack([np.cos(theta), np.sin(theta), np.zeros(episodes)], axis=1)
@@ -294,7 +301,7 @@ class CheetahDir(Locomotion):
     torso_xpos = False
 
     def goals(self, rng, episodes):
-        sign = 2.0 * rng.integers(0, 2, episodes) - 1.0
+        sign = balanced_signs(rng, episodes)
         return np.stack([sign, np.zeros(episodes), np.zeros(episodes)], axis=1)
 
 

@@ -73,6 +73,14 @@ def test_observations_and_rewards_are_gymnasiums_step_for_step(kind, fields, rng
         assert np.abs(episodes.data[:, 1]).max() > 0.1, "uniform directions reward sideways motion too"
 
 
+def test_each_set_of_episodes_rewards_both_directions_equally(rng):
+    for kind in ("ant_dir", "cheetah_dir"):
+        agent, task = random_agent(kind)
+        goals = draw_episodes(task, agent, rng, 8).data[:, 0]
+        assert sorted(goals.round(12)) == [-1.0] * 4 + [1.0] * 4 and not np.array_equal(
+            goals, draw_episodes(task, agent, rng, 8).data[:, 0])
+
+
 def test_a_frozen_actuator_applies_no_torque():
     agent, task = random_agent("cheetah_dir", horizon=50)
     impaired = make_task({**defaults(task="cheetah_dir")["task"], "horizon": 50, "impair": {"frozen": [2]}})
