@@ -206,12 +206,12 @@ def _value(given: dict, key: str, field: Field, where, path: str):
 
 
 def _check_together(spec, where):
-    task, trainer = spec["task"], spec["trainer"]
-    if "impair" in task:
-        task["impair"] = _impairment(task, where)
     from ..tasks import TASKS
 
+    task, trainer = spec["task"], spec["trainer"]
     continuous = TASKS[task["kind"]].continuous
+    if "impair" in task:
+        task["impair"] = _impairment(task, where)
     if task["kind"] == "metaworld" and task["benchmark"] == "ML1":
         _check_metaworld(task, where)
     if spec["agent"]["kind"] == "random" and spec["agent"]["action"] == "zero" and not continuous:

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from metods_sim.agents import make_agent
+from metods_sim.analysis import summary_text
 from metods_sim.protocol import ProtocolError, defaults, validate
+from metods_sim.results import evaluation_dataset
 from metods_sim.rollout import draw_episodes, rollout
 from metods_sim.tasks import make_task
 
@@ -40,6 +42,9 @@ def test_the_state_carries_across_rollouts_and_success_is_meta_worlds():
     np.testing.assert_allclose(out.reward[0], rewards, rtol=1e-12)
     np.testing.assert_array_equal(out.metrics[0, 0], success)
     assert out.returns[0, 0] == pytest.approx(sum(rewards))
+    ds = evaluation_dataset(out, task)
+    assert ds.eval_success.dims == ("episode", "rollout") and ds.eval_success_rate.shape == (2,)
+    assert "success, by rollout: " in summary_text(ds)
 
 
 def test_ml10_draws_its_environments_and_splits():
