@@ -26,7 +26,10 @@ setup(
         "xarray>=2024.1",
         "netCDF4>=1.6",
         "pyyaml>=6",
-        "gymnasium>=1.0",
+        "gymnasium[mujoco]>=1.0",
+        # the motor-control tasks' physics; Meta-World pins exactly this version
+        "mujoco==3.3.0",
+        "metaworld==3.1.1",
         "tqdm>=4.60",
         "matplotlib>=3.8",
     ],

@@ -18,6 +18,7 @@ python -m metods_sim PROTOCOL [--set KEY.PATH=VALUE ...] [--out DIR] [--force] [
        python -m metods_sim resume DIR [--quiet]
        python -m metods_sim evaluate RESULTS.nc [--episodes N] [--record N] [--set task.KEY=VALUE ...] [--seed N]
                                     [--out FILE]
+       python -m metods_sim impair RESULTS.nc [--episodes N] [--seed N] [--out FILE]
        python -m metods_sim plot RESULTS.nc [--out DIR]
        python -m metods_sim compare COMPARISON.yaml [--set KEY.PATH=VALUE ...] [--out DIR] [--quiet]
        python -m metods_sim fields"""
@@ -43,7 +44,9 @@ Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_sim
 test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
 trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow), protocols/maze.yaml
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
-protocols/maze_ablation.yaml (a sweep: α, S and the write vector). A protocol with a `sweep` section runs each
+protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir.yaml,
+protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
+RESULTS.nc` then freezes each actuator in turn). A protocol with a `sweep` section runs each
 variant × seed in DIR/NN-variant/seed-N/ and gathers them into DIR/results.nc over (variant, seed)."""
 
 EPILOG = """\
@@ -55,6 +58,8 @@ examples:
   python -m metods_sim evaluate runs/harlow/20261125-120000/results.nc --set task.presentations=10
   python -m metods_sim evaluate runs/maze/20261125-120000/results.nc --set task.size=10   (unseen 10x10 mazes)
   python -m metods_sim plot runs/harlow/20261125-120000/results.nc      (python -m metods_sim plot --help)
+  python -m metods_sim evaluate runs/ant_dir/20261125-120000/results.nc --set 'task.impair.frozen=[2]'
+  python -m metods_sim impair runs/ant_dir/20261125-120000/results.nc     (each actuator frozen in turn)
 
 exit status: 0 done, 1 training diverged (ES: the whole population; gradient: a non-finite loss or gradient;
 the dataset holds the run until then) or the results could not be written after training (the checkpoint holds
@@ -69,6 +74,8 @@ def main(argv=None) -> int:
             return _evaluate(argv[1:])
         if argv and argv[0] == "resume":
             return _resume(argv[1:])
+        if argv and argv[0] == "impair":
+            return _impair(argv[1:])
         if argv and argv[0] == "plot":
             return _plot(argv[1:])
         if argv and argv[0] == "compare":
@@ -188,6 +195,31 @@ def _evaluate(argv) -> int:
     ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
                   record=args.record, command="python -m metods_sim evaluate " + shlex.join(argv))
     print(summary_text(ds))
+    if args.out:
+        print(f"wrote {write(ds, args.out)}")
+    return 0
+
+
+def _impair(argv) -> int:
+    p = argparse.ArgumentParser(prog="python -m metods_sim impair",
+                                description="Evaluate a trained agent of a MuJoCo task with each actuator frozen in "
+                                            "turn (zero torque, --set task.impair.frozen=[k]) and without, on the "
+                                            "same fresh episodes; print the return retained per actuator "
+                                            "(impaired / unimpaired mean return) and its mean.")
+    p.add_argument("results", help="a run's results.nc (or its directory)")
+    p.add_argument("--episodes", type=int, metavar="N", help="episodes (default: the protocol's evaluation.episodes)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
+    p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+    p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
+    args = p.parse_args(argv)
+    if args.episodes is not None and args.episodes < 1:
+        raise ProtocolError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    from .impairment import impairment, impairment_text
+    from .results import write
+
+    ds = impairment(args.results, episodes=args.episodes, seed=args.seed, agent=args.agent,
+                    command="python -m metods_sim impair " + shlex.join(argv))
+    print(impairment_text(ds))
     if args.out:
         print(f"wrote {write(ds, args.out)}")
     return 0

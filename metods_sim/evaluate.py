@@ -23,9 +23,8 @@ def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0,
     if "protocol" not in ds.attrs or "best_params" not in ds:
         raise ProtocolError(f"{path}: not a metods_sim results dataset (no protocol attribute or best_params)")
     raw = parse(ds.attrs["protocol"], f"{path} (stored protocol)")
-    for item in overrides:
-        apply_override(raw, item)
-    spec = validate(raw, f"{path} (stored protocol with --set)")
+    origins = {apply_override(raw, item): f"--set {item}" for item in overrides}   # errors name the option
+    spec = validate(raw, f"{path} (stored protocol with --set)", origins)
     task = make_task(spec["task"])
     brain = make_agent(spec["agent"], task)
     which = agent or spec["evaluation"]["agent"]

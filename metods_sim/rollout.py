@@ -57,13 +57,27 @@ class Rollouts(NamedTuple):
 
 
 def draw_episodes(task, agent, rng: np.random.Generator, episodes: int) -> Episodes:
+    """The task's rows, the action noise (uniforms (E, T) for sampled discrete actions; standard normals
+    (E, T, n_actions) for a continuous task's Gaussian policy) and the agent's noise."""
     data = task.sample(rng, episodes)
-    noise = rng.random((episodes, task.max_steps))
+    if task.continuous:
+        noise = rng.standard_normal((episodes, task.max_steps, task.n_actions))
+    else:
+        noise = rng.random((episodes, task.max_steps))
     return Episodes(data, noise, agent.episode_noise(rng, episodes))
 
 
 def rollout(agent, task, params, episodes: Episodes, *, record: int = 0) -> Rollouts:
-    """Run genomes params (P, size) (or (size,)) on every episode. Returns Rollouts."""
+    """Run genomes params (P, size) (or (size,)) on every episode. Returns Rollouts. A MuJoCo body runs in
+    `rollout_physics`, a Meta-World task in `rollout_stepped` (task.engine), with the same contract."""
+    if task.engine == "physics":
+        from .rollout_physics import rollout_physics
+
+        return rollout_physics(agent, task, params, episodes, record=record)
+    if task.engine == "stepped":
+        from .rollout_stepped import rollout_stepped
+
+        return rollout_stepped(agent, task, params, episodes, record=record)
     arrays = agent.kernel_arrays(params)
     dtype = np.dtype(agent.dtype)
     P, E, T, M = _members(params), episodes.data.shape[0], task.max_steps, task.n_metrics
@@ -138,8 +152,9 @@ def _recording(agent, task, R, dtype):
     """The recording buffers, zeros: W, v (empty per step where the agent records none), action, reward, value,
     obs, over (episode, time)."""
     W_shape, v_shape = agent.record_shapes
+    action = ((task.n_actions,), np.float64) if task.continuous else ((), np.int64)
     return tuple(np.zeros((R, task.max_steps) + shape, kind) for shape, kind in [
-        (W_shape or (0, 0), dtype), (v_shape or (0,), dtype), ((), np.int64), ((), np.float64), ((), dtype),
+        (W_shape or (0, 0), dtype), (v_shape or (0,), dtype), action, ((), np.float64), ((), dtype),
         ((task.obs_size,), dtype)])
 
 
@@ -162,16 +177,17 @@ def _choose_all(logits, uniform, greedy):
 _KERNELS = {}
 
 
-def _kernel_for(task_cls, agent_cls):
+def _kernel_for(task_cls, agent_cls, make=None):
     """The fused kernel of a task class and an agent class, compiled once per float type and cached on disk.
 
     Their functions reach the kernel as globals of its own copy of `_make_kernel`'s kernel, not as closure
     cells: Numba keys its disk cache on the pickled closure, and a pickled dispatcher differs in every process
     (the cache would never hit). The one closure cell is the fingerprint, so the key changes with the sources."""
-    key = (task_cls, agent_cls)
+    make = make or _make_kernel   # the template: this file's, or rollout_physics's for a MuJoCo body
+    key = (task_cls, agent_cls, make)
     if key not in _KERNELS:
-        template = _make_kernel(_fingerprint(task_cls, agent_cls))
-        namespace = dict(globals(), task_reset=task_cls.reset, task_observe=task_cls.observe,
+        template = make(_fingerprint(task_cls, agent_cls, make))
+        namespace = dict(template.__globals__, task_reset=task_cls.reset, task_observe=task_cls.observe,
                          task_step=task_cls.step, agent_prepare=agent_cls.prepare, agent_act=agent_cls.act,
                          agent_finite=agent_cls.finite, agent_record=agent_cls.record)
         kernel = types.FunctionType(template.__code__, namespace, template.__name__, None, template.__closure__)
@@ -180,7 +196,7 @@ def _kernel_for(task_cls, agent_cls):
     return _KERNELS[key]
 
 
-def _fingerprint(task_cls, agent_cls) -> str:
+def _fingerprint(task_cls, agent_cls, make=None) -> str:
     """Hash of the task's and agent's identities and of every source file that can be fused into their kernel:
     this file, the rule's package, the task's package and the agent's (a task or agent may call helpers of
     another's module). Numba keys its on-disk cache on the kernel's own bytecode only, so without this an edited
@@ -189,7 +205,9 @@ def _fingerprint(task_cls, agent_cls) -> str:
 
     folders = {Path(plasticity.__file__).parent, Path(inspect.getsourcefile(task_cls)).parent,
                Path(inspect.getsourcefile(agent_cls)).parent}
-    files = [Path(__file__)] + sorted(f for folder in folders for f in folder.glob("*.py"))
+    template = Path(inspect.getsourcefile(make or _make_kernel))
+    files = [Path(__file__)] + ([template] if template != Path(__file__) else []) + \
+        sorted(f for folder in folders for f in folder.glob("*.py"))
     identity = "|".join(f"{cls.__module__}.{cls.__qualname__}" for cls in (task_cls, agent_cls)).encode()
     return hashlib.sha256(identity + b"".join(f.read_bytes() for f in files)).hexdigest()
 

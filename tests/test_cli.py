@@ -50,6 +50,9 @@ def test_fields_lists_every_field_and_matches_the_docs():
     ("trainer: {kind: gradient}\nagent: {kind: rl2}\n", ["p.yaml"],
      "error: p.yaml: trainer.kind: expected es with agent.kind rl2 (the gradient trainer differentiates MetODS's "
      "PyTorch twin, and only MetODS has one), got gradient"),
+    ("task: {kind: ant_dir}\n", ["p.yaml", "--set", "task.impair.frozen=[8]"],
+     "error: --set task.impair.frozen=[8]: expected a list of actuator indices in 0..7 (ant_dir has 8 actuators), "
+     "got [8]"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, content, args, expected):
     if content is not None:

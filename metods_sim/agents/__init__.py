@@ -13,7 +13,8 @@ AGENTS = {cls.kind: cls for cls in (MetODS, RL2, Feedforward, Random)}
 def make_agent(section: dict, task):
     """The agent of a validated spec's `agent` section (every field present), sized for `task`."""
     fields = dict(section)
-    return AGENTS[fields.pop("kind")](obs_size=task.obs_size, n_actions=task.n_actions, **fields)
+    return AGENTS[fields.pop("kind")](obs_size=task.obs_size, n_actions=task.n_actions, continuous=task.continuous,
+                                      **fields)
 
 
 __all__ = ["AGENTS", "Agent", "Feedforward", "KernelArrays", "Layout", "MetODS", "RL2", "Random", "make_agent"]

@@ -4,7 +4,9 @@ An agent is a small frozen record built from the protocol's `agent` section and 
 step is a set of Numba functions that `metods_sim.rollout` fuses with the task's, as globals of one kernel per
 (task class, agent class), and a NumPy step that `rollout_reference` batches. Every agent sees, at step t,
 x = [o_t, one-hot a_{t−1}, r_{t−1}] (d_in = obs_size + n_actions + 1) and answers out = [logits, value]
-(n_actions + 1); the kernel picks the action and steps the task.
+(n_actions + 1); the kernel picks the action and steps the task. On a continuous task (`continuous`: the
+MuJoCo bodies) a_{t−1} is the action vector itself and out = [mean, value]: the policy is a Gaussian with that
+mean and the learned standard deviations exp(log_std), a block at the end of the genome (`action_entries`).
 
     params = agent.initial(rng)                  float64 (size,)   the starting genome (agent.layout names it)
     arrays = agent.kernel_arrays(params)         a NamedTuple: arrays with a leading population axis P, and the
@@ -31,7 +33,7 @@ The state tuples of prepare and reference_start hold the same quantities, so tha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -46,13 +48,26 @@ class Agent:
 
     obs_size: int
     n_actions: int
+    continuous: bool = field(default=False, kw_only=True)   # the task's actions are vectors (`Task.continuous`)
 
     kind: ClassVar[str]
 
     @property
     def inputs(self) -> int:
-        """d_in: observation, one-hot previous action, previous reward."""
+        """d_in: observation, previous action (one-hot, or the vector), previous reward."""
         return self.obs_size + self.n_actions + 1
+
+    def action_entries(self) -> list:
+        """The layout entries of the action distribution: log_std (n_actions,) for a continuous task, else none
+        (so that a discrete task's genome is what it always was)."""
+        return [("log_std", (self.n_actions,))] if self.continuous else []
+
+    def log_std(self, params) -> np.ndarray:
+        """(P, n_actions) log standard deviations of the Gaussian policy; zeros (σ = 1) without a log_std block."""
+        params = np.atleast_2d(np.asarray(params, dtype=np.float64))
+        if "log_std" not in dict(self.layout.entries):
+            return np.zeros((params.shape[0], self.n_actions))
+        return np.ascontiguousarray(self.layout.unpack(params)["log_std"])
 
     def episode_noise(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         """None by default: (E, 0), and no draw from rng."""

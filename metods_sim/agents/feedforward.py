@@ -50,7 +50,7 @@ class Feedforward(Agent):
     def layout(self) -> Layout:
         H, A = self.hidden, self.n_actions
         return Layout((("f.weight", (H, self.inputs)), ("f.bias", (H,)), ("g.weight", (A + 1, H)),
-                       ("g.bias", (A + 1,))))
+                       ("g.bias", (A + 1,))) + tuple(self.action_entries()))
 
     @property
     def record_shapes(self):

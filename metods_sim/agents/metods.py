@@ -11,7 +11,8 @@ Genome blocks (in vector order; `metods_sim.agents.layout.Layout`):
     kappa, beta (S(S+3)/2,) each       the free entries of the (S+1)×(S+1) lower triangles, rows s = 1..S,
     proj (N, N)                        only with write = linear (u = L v),
     proj.hidden (H, N), proj.out (N, H) only with write = mlp (u = U2 tanh(U1 v)),
-    W0 (N, N)                          only with W0 = learned.
+    W0 (N, N)                          only with W0 = learned,
+    log_std (n_actions,)               only on a continuous task: the Gaussian policy's σ = exp(log_std).
 W is per-episode state, never part of the genome: it starts at W0 (zeros, learned, or zeros plus
 N(0, W0_std²) noise drawn per episode, `episode_noise`) and is rewritten every step. A recorded step stores W_t
 and v_S.
@@ -108,7 +109,7 @@ class MetODS(Agent):
             entries += [("proj.hidden", (H, N)), ("proj.out", (N, H))]
         if self.W0 == "learned":
             entries.append(("W0", (N, N)))
-        return Layout(tuple(entries))
+        return Layout(tuple(entries + self.action_entries()))
 
     def triangle(self):
         """(rows, cols) of the free kappa/beta entries, in vector order: s = 1..S, l = 0..s."""

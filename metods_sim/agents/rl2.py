@@ -62,7 +62,7 @@ class RL2(Agent):
         H, A = self.hidden, self.n_actions
         return Layout((("gru.weight_ih", (3 * H, self.inputs)), ("gru.weight_hh", (3 * H, H)),
                        ("gru.bias_ih", (3 * H,)), ("gru.bias_hh", (3 * H,)),
-                       ("g.weight", (A + 1, H)), ("g.bias", (A + 1,))))
+                       ("g.weight", (A + 1, H)), ("g.bias", (A + 1,))) + tuple(self.action_entries()))
 
     @property
     def record_shapes(self):

@@ -38,6 +38,8 @@ def summary(ds: xr.Dataset) -> dict:
         first = ds["eval_first_reward"].values
         out.update(first_reward_mean=float(first.mean()), first_reward_std=float(first.std(ddof=1))
                    if first.size > 1 else 0.0, success=float(ds["eval_success"].mean()))
+    if "eval_success_rate" in ds:   # Meta-World: success per rollout
+        out["success_by_rollout"] = [float(x) for x in ds["eval_success"].mean("episode").values]
     return out
 
 
@@ -82,4 +84,6 @@ def summary_text(ds: xr.Dataset) -> str:
                      " ".join(f"{x:.1%}" for x in s["correct_by_trial"]))
         if "correct_later" in s:
             lines.append(f"rewarded object chosen on presentations 2+: {s['correct_later']:.1%}")
+    if "success_by_rollout" in s:
+        lines.append("success, by rollout: " + " ".join(f"{x:.1%}" for x in s["success_by_rollout"]))
     return "\n".join(lines)

@@ -193,6 +193,8 @@ def _value(given: dict, key: str, field: Field, where, path: str):
             raise bad
     elif field.kind == "bool" and not isinstance(value, bool):
         raise bad
+    elif field.kind == "mapping" and not isinstance(value, dict):
+        raise bad
     if field.choices and value not in field.choices:
         raise ProtocolError(f"{where(path)}: expected {field.expected()}, got {_show(value)}"
                             f"{_suggest(value, field.choices)}")
@@ -204,7 +206,20 @@ def _value(given: dict, key: str, field: Field, where, path: str):
 
 
 def _check_together(spec, where):
+    from ..tasks import TASKS
+
     task, trainer = spec["task"], spec["trainer"]
+    continuous = TASKS[task["kind"]].continuous
+    if "impair" in task:
+        task["impair"] = _impairment(task, where)
+    if task["kind"] == "metaworld" and task["benchmark"] == "ML1":
+        _check_metaworld(task, where)
+    if spec["agent"]["kind"] == "random" and spec["agent"]["action"] == "zero" and not continuous:
+        raise ProtocolError(f"{where('agent.action')}: expected sample with task.kind {task['kind']} (zero is the "
+                            f"motionless baseline of the MuJoCo tasks), got 'zero'")
+    if continuous and trainer["kind"] == "gradient":
+        raise ProtocolError(f"{where('trainer.kind')}: expected es with task.kind {task['kind']} (the gradient "
+                            f"trainer's twin acts on discrete actions), got gradient")
     if task["kind"] == "maze" and task["view"] % 2 == 0:
         raise ProtocolError(f"{where('task.view')}: expected an odd number (the window is centred on the agent), "
                             f"got {task['view']}")
@@ -220,6 +235,33 @@ def _check_together(spec, where):
     if trainer["num_actors"] and trainer["device"] != "cpu":
         raise ProtocolError(f"{where('trainer.device')}: expected cpu when trainer.num_actors > 0 (EvoTorch's Ray "
                             f"actors run on the CPU), got {trainer['device']}")
+
+
+def _check_metaworld(task, where):
+    from ..tasks.metaworld import known_environment, metaworld_module
+
+    metaworld_module()   # missing: one line naming the install
+    if not known_environment(task["env_name"]):
+        raise ProtocolError(f"{where('task.env_name')}: expected a Meta-World ML1 environment such as reach-v3 or "
+                            f"push-v3, got {task['env_name']!r}")
+
+
+def _impairment(task, where) -> dict:
+    """task.impair checked against the body's actuators: {frozen: [k, ...]} with 0 <= k < actuators."""
+    from ..tasks import TASKS
+
+    impair, actuators = task["impair"], TASKS[task["kind"]].actuators
+    for key in impair:
+        if key != "frozen":
+            raise ProtocolError(f"{where('task.impair.' + str(key))}: unknown key; expected frozen")
+    frozen = impair.get("frozen", [])
+    if not isinstance(frozen, list) or not all(isinstance(k, int) and not isinstance(k, bool) and
+                                               0 <= k < actuators for k in frozen):
+        origin = where.origins.get("task.impair.frozen") or where.origins.get("task.impair") or \
+            where.origins.get("task") or f"{where.source}: task.impair.frozen"
+        raise ProtocolError(f"{origin}: expected a list of actuator indices in 0..{actuators - 1} "
+                            f"({task['kind']} has {actuators} actuators), got {frozen!r}")
+    return {"frozen": list(frozen)}
 
 
 def _show(value):

@@ -84,8 +84,69 @@ TASKS = {
     },
 }
 
+
+
+def _body(ctrl_cost: float, ctrl_doc: str) -> dict:
+    """The fields every MuJoCo task has."""
+    return {
+        "horizon": _int(200, "Steps per episode (each frame_skip MuJoCo steps) [paper: 200].", min=1),
+        "ctrl_cost": _float(ctrl_cost, "Weight of the control cost, ctrl_cost · Σ a² over the applied controls "
+                                       + ctrl_doc, min=0),
+        "reset_noise": _float(0.1, "Scale s of Gymnasium's reset noise: qpos0 + U(-s, s), s · N(0, 1) velocities "
+                                   "[Gymnasium: 0.1].", min=0),
+        "frame_skip": _int(5, "MuJoCo steps of 0.01 s per environment step [Gymnasium: 5].", min=1),
+        "impair": Field({"frozen": []}, "Robot impairment, {frozen: [k, ...]}: actuators (0-based; ant_dir 0-7, "
+                                        "cheetah 0-5) given zero torque, e.g. at evaluation: --set "
+                                        "task.impair.frozen=[2] [paper: one actuator frozen at test time, unseen "
+                                        "in training]; {frozen: []}: none.", "mapping"),
+    }
+
+
+TASKS.update({
+    "ant_dir": {
+        "directions": _choice("forward_backward", "Rewarded direction drawn per episode: forward_backward (θ = 0 "
+                                                  "or π [paper], as many of each in every set of episodes "
+                                                  "[ours]), or uniform (θ ~ U(0, 2π)).",
+                              ("forward_backward", "uniform")),
+        **_body(0.5, "[Gymnasium Ant-v5: 0.5]."),
+        "contact_cost": _float(5e-4, "Weight of the contact cost, Σ clip(cfrc_ext)² [Gymnasium Ant-v5: 5e-4].",
+                               min=0),
+        "contact_force": _float(1.0, "Contact forces are clipped to ±contact_force, in the cost and the "
+                                     "observation [Gymnasium Ant-v5: 1].", above=0),
+        "contact_obs": Field(True, "The 78 clipped contact forces are part of the observation (105 floats; "
+                                   "false: 27) [Gymnasium Ant-v5: true].", "bool"),
+        "healthy_reward": _float(1.0, "Survival bonus per step while the torso's height is in [healthy_z_min, "
+                                      "healthy_z_max] [Gymnasium Ant-v5: 1].", min=0),
+        "terminate": Field(True, "The episode ends when the torso's height leaves that range [Gymnasium "
+                                 "Ant-v5: true].", "bool"),
+        "healthy_z_min": _float(0.2, "Lowest healthy torso height [Gymnasium Ant-v5: 0.2].",),
+        "healthy_z_max": _float(1.0, "Highest healthy torso height [Gymnasium Ant-v5: 1].",),
+    },
+    "cheetah_dir": {   # the direction, ±1, is drawn as ant_dir's forward_backward: as many of each
+        **_body(0.05, "[meta-RL's usual 0.05; Gymnasium's default 0.1]."),
+    },
+    "cheetah_vel": {
+        "velocity_min": _float(0.0, "Lowest goal velocity, drawn per episode from U(velocity_min, velocity_max) "
+                                    "[ours: the common meta-RL range 0-2 m/s].",),
+        "velocity_max": _float(2.0, "Highest goal velocity.",),
+        **_body(0.05, "[meta-RL's usual 0.05; Gymnasium's default 0.1]."),
+    },
+    "metaworld": {
+        "benchmark": _choice("ML1", "Meta-World benchmark: ML1 (one environment, its goals vary) or ML10 (10 "
+                                    "training, 5 test environments) [paper].", ("ML1", "ML10")),
+        "env_name": Field("reach-v3", "ML1's environment, e.g. reach-v3, push-v3 [paper]; unused by ML10.", "str"),
+        "split": _choice("train", "Tasks episodes are drawn from: the benchmark's train or test tasks.",
+                         ("train", "test")),
+        "rollouts": _int(10, "Rollouts per adaptation episode, W carried from one to the next [paper: 10].", min=1),
+        "rollout_steps": _int(500, "Steps per rollout [paper and Meta-World: 500].", min=1, max=500),
+        "benchmark_seed": _int(0, "Seed of Meta-World's benchmark (its lists of tasks) [ours].", min=0),
+    },
+})
+
 ACTION = _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) [ours: greedy "
-                           "under ES, less fitness noise].", ("greedy", "sample"))
+                           "under ES, less fitness noise]. On a MuJoCo task the network's outputs are the mean "
+                           "of a Gaussian with learned log_std: greedy takes the mean, sample draws; either is "
+                           "clipped to [-1, 1].", ("greedy", "sample"))
 DTYPE = _choice("float32", "Float type of the rollout kernels (float64 for checks).", ("float32", "float64"))
 
 AGENTS = {
@@ -128,8 +189,10 @@ AGENTS = {
         "init_std": _float(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
     },
     "random": {
-        "action": _choice("sample", "Uniform random actions, drawn from each episode's uniforms (its logits are "
-                                    "all equal: greedy would always pick action 0).", ("sample",)),
+        "action": _choice("sample", "sample: uniform random actions, drawn from each episode's uniforms (its "
+                                    "logits are all equal: greedy would always pick action 0); on a MuJoCo task "
+                                    "N(0, 1) actions clipped to [-1, 1]. zero: the zero action at every step "
+                                    "(MuJoCo tasks only: the motionless baseline).", ("sample", "zero")),
         "dtype": DTYPE,
     },
 }

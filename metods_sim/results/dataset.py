@@ -6,10 +6,13 @@
                                    non-finite); coordinates env_steps, wall_time (s); no generation for
                                    an agent without parameters (random)
     episode                        eval_return, eval_steps, eval_diverged (0/1); eval_<metric> (episode,
-                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow; the task's
-                                   episode_stats, e.g. eval_first_reward, eval_success (episode) for the maze
+                                   <metric_dim>), e.g. eval_correct (episode, trial) for Harlow, eval_reward
+                                   (episode, step) on a MuJoCo task, and its mean over episodes,
+                                   eval_reward_curve (step); the task's episode_stats, e.g.
+                                   eval_first_reward, eval_success (episode) for the maze
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
-                                   action, reward, value, observation (sample, time, obs) for the first
+                                   action (sample, time[, actuator]), reward, value, observation (sample,
+                                   time, obs) for the first
                                    `recording.episodes` test episodes; sample_length = steps each took.
                                    W only for MetODS; activation is h for rl2 and feedforward, absent
                                    for random
@@ -64,6 +67,8 @@ def evaluation_dataset(evaluation, task) -> xr.Dataset:
     ds[f"eval_{task.metric}"] = (("episode", task.metric_dim), evaluation.metrics[0])
     for name, values in task.episode_stats(evaluation.metrics[0]).items():
         ds[f"eval_{name}"] = ("episode", values)
+    for name, values in task.curves(evaluation.metrics[0]).items():
+        ds[f"eval_{name}"] = (task.metric_dim, values)
     return ds if evaluation.action is None else ds.merge(_recording(evaluation))
 
 
@@ -75,7 +80,7 @@ def _recording(rec) -> xr.Dataset:
         ds["W"] = (dims + ("post", "pre"), rec.W)
     if rec.v is not None:
         ds["activation"] = (dims + ("neuron",), rec.v)
-    ds["action"] = (dims, rec.action)
+    ds["action"] = (dims + ("actuator",) * (rec.action.ndim - 2), rec.action)   # a vector on a MuJoCo task
     ds["reward"] = (dims, rec.reward)
     ds["value"] = (dims, rec.value)
     ds["observation"] = (dims + ("obs",), rec.obs)

@@ -1,10 +1,13 @@
-"""Tasks, registered by name; each is also a Gymnasium environment (`metods_sim/<Id>-v0`)."""
+"""Tasks, registered by name; the grid tasks are also Gymnasium environments (`metods_sim/<Id>-v0`), the MuJoCo
+tasks are Gymnasium's own bodies (`locomotion`)."""
 from .base import Task
 from .harlow import Harlow
 from .harlow_simple import HarlowSimple
+from .locomotion import AntDir, CheetahDir, CheetahVel
 from .maze import Maze
+from .metaworld import MetaWorld
 
-TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple, Maze)}
+TASKS = {cls.name: cls for cls in (Harlow, HarlowSimple, Maze, AntDir, CheetahDir, CheetahVel, MetaWorld)}
 GYM_IDS = {"harlow": "metods_sim/Harlow-v0", "harlow_simple": "metods_sim/HarlowSimple-v0",
            "maze": "metods_sim/Maze-v0"}
 
@@ -25,4 +28,5 @@ def _register_gymnasium():
 
 _register_gymnasium()
 
-__all__ = ["TASKS", "GYM_IDS", "Task", "Harlow", "HarlowSimple", "Maze", "make_task"]
+__all__ = ["TASKS", "GYM_IDS", "Task", "AntDir", "CheetahDir", "CheetahVel", "Harlow", "HarlowSimple", "Maze",
+           "MetaWorld", "make_task"]

@@ -30,6 +30,9 @@ class Task:
     """Base record; subclasses are dataclasses whose fields are the protocol's `task` keys."""
 
     name: ClassVar[str]
+    continuous: ClassVar[bool] = False   # actions are vectors in [-1, 1]^n_actions (the MuJoCo bodies)
+    engine: ClassVar[str] = "fused"      # what runs its rollouts: fused (rollout.py), physics (rollout_physics.py),
+                                         # stepped (rollout_stepped.py: environments stepped in Python)
     metric: ClassVar[str]        # name of the per-episode metric vector, e.g. "correct"
     metric_dim: ClassVar[str]    # its dimension in the dataset, e.g. "trial"
 
@@ -64,6 +67,12 @@ class Task:
     def episode_stats(self, metrics: np.ndarray) -> dict:
         """Named per-episode summaries of the metric vector (…, n_metrics) → {name: (…)}, stored beside it as
         eval_<name> (e.g. the maze's first reward step and success); none by default."""
+        return {}
+
+    def curves(self, metrics: np.ndarray) -> dict:
+        """Named curves over the metric dimension from the metric vectors of the test episodes (E, n_metrics) →
+        {name: (n_metrics,)}, stored as eval_<name> (e.g. a MuJoCo task's within-episode reward curve); none by
+        default."""
         return {}
 
     def sample(self, rng: np.random.Generator, episodes: int) -> np.ndarray:

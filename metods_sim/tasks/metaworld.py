@@ -1,0 +1,134 @@
+"""Meta-World ML1 and ML10 (Sawyer arm, MuJoCo): an adaptation episode is `rollouts` rollouts of `rollout_steps`
+steps of one task (one goal of ML1's environment, or one of ML10's environments with its goal), the agent's
+state (MetODS's W) carried from one rollout to the next; a rollout succeeds when Meta-World's success flag is
+set at any of its steps [paper: 10 rollouts × 500 steps].
+
+Spaces: Meta-World's, 39 observation floats, 4 actions in [-1, 1]. Metric: success of each rollout,
+(rollouts,) per episode; episode stats: success_rate (share of successful rollouts) and final_success (the last
+rollout's). Return: Meta-World's reward summed over every step of every rollout.
+
+Meta-World's rewards and success flags are Python, so these tasks are stepped by Meta-World's own environments,
+one per agent, in `metods_sim.rollout_stepped` (the network for all agents in one batched NumPy call per step):
+far slower than the fused MuJoCo tasks. An episode's row is the index of its task in the split's task list.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..protocol import ProtocolError
+from .base import Task
+
+
+class MetaWorldError(ProtocolError):
+    """Meta-World is missing or does not know the task: one line, exit status 2."""
+
+
+def metaworld_module():
+    try:
+        import metaworld
+    except ImportError as error:
+        raise MetaWorldError(f"cannot import Meta-World ({error}); install it with pip install metaworld==3.1.1") \
+            from None
+    return metaworld
+
+
+@functools.lru_cache(maxsize=None)
+def benchmark(kind: str, env_name: str, seed: int):
+    """Meta-World's benchmark object (its task lists are drawn from `seed`)."""
+    metaworld = metaworld_module()
+    if kind == "ML10":
+        return metaworld.ML10(seed=seed)
+    try:
+        return metaworld.ML1(env_name, seed=seed)
+    except (ValueError, KeyError, AssertionError):
+        names = sorted(metaworld.ML1.ENV_NAMES) if hasattr(metaworld.ML1, "ENV_NAMES") else []
+        raise MetaWorldError(f"task.env_name: unknown Meta-World environment {env_name!r}"
+                             + (f"; expected one of {', '.join(names[:6])}, ..." if names else "")) from None
+
+
+def known_environment(env_name: str) -> bool:
+    """Whether Meta-World's ML1 knows env_name."""
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS   # noqa: imported only once Meta-World imports
+
+    return env_name in ALL_V3_ENVIRONMENTS
+
+
+@dataclass(frozen=True)
+class MetaWorld(Task):
+    benchmark: str
+    env_name: str
+    split: str
+    rollouts: int
+    rollout_steps: int
+    benchmark_seed: int
+
+    name = "metaworld"
+    metric = "success"
+    metric_dim = "rollout"
+    continuous: ClassVar[bool] = True
+    engine: ClassVar[str] = "stepped"
+
+    def _tasks(self):
+        b = benchmark(self.benchmark, self.env_name, self.benchmark_seed)
+        classes = b.train_classes if self.split == "train" else b.test_classes
+        return classes, (b.train_tasks if self.split == "train" else b.test_tasks)
+
+    @property
+    def n_actions(self) -> int:
+        return 4
+
+    @property
+    def obs_size(self) -> int:
+        return 39
+
+    @property
+    def state_size(self) -> int:
+        return 0
+
+    @property
+    def max_steps(self) -> int:
+        return self.rollouts * self.rollout_steps
+
+    @property
+    def n_metrics(self) -> int:
+        return self.rollouts
+
+    @property
+    def optimum(self) -> float:
+        return math.nan
+
+    def config(self) -> np.ndarray:
+        return np.zeros(0)
+
+    def sample(self, rng, episodes):
+        """(E, 1): the index of each episode's task in the split's task list, uniformly."""
+        return rng.integers(0, len(self._tasks()[1]), (episodes, 1)).astype(np.float64)
+
+    def episode_stats(self, metrics):
+        return {"success_rate": metrics.mean(axis=-1), "final_success": metrics[..., -1]}
+
+    def environments(self, rows) -> list:
+        """One Meta-World environment per row, set to the row's task (environments are cached per class and
+        reused: building one compiles its MuJoCo model)."""
+        classes, tasks = self._tasks()
+        used, envs = {}, []
+        for row in rows:
+            task = tasks[int(row[0])]
+            n = used.get(task.env_name, 0)
+            pool = _POOL.setdefault(task.env_name, [])
+            if n == len(pool):
+                pool.append(classes[task.env_name]())
+            env = pool[n]
+            used[task.env_name] = n + 1
+            env.set_task(task)
+            env.max_path_length = self.rollout_steps
+            envs.append(env)
+        return envs
+
+
+_POOL: dict = {}

@@ -1,0 +1,62 @@
+"""A motor-control run end to end on a tiny budget: the shipped protocol trains, evaluates and writes the
+within-episode reward curve; the impairment table; bad input (an actuator that does not exist, a broken
+MuJoCo) is one line and exit status 2."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from metods_sim.impairment import impairment
+from metods_sim.protocol import load
+from metods_sim.results import load as load_results
+from metods_sim.run import run
+
+from conftest import ROOT, cli
+
+TINY = ["trainer.generations=2", "trainer.time_limit=0", "trainer.popsize=4", "trainer.episodes=2",
+        "task.horizon=25", "trainer.eval_every=1", "trainer.eval_episodes=2", "evaluation.episodes=3",
+        "recording.episodes=2"]
+
+
+@pytest.fixture(scope="module")
+def cheetah_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cheetah")
+    return run(load(ROOT / "protocols" / "cheetah_dir.yaml", TINY), out_dir=out, progress=False)
+
+
+def test_a_cheetah_run_stores_the_reward_of_every_step(cheetah_run):
+    ds = load_results(cheetah_run)
+    assert ds.attrs["status"] == "finished" and ds.sizes["generation"] == 2
+    assert ds.eval_reward.dims == ("episode", "step") and ds.sizes["step"] == 25
+    np.testing.assert_allclose(ds.eval_reward.sum("step"), ds.eval_return)
+    np.testing.assert_allclose(ds.eval_reward_curve, ds.eval_reward.mean("episode"))
+    assert ds.action.dims == ("sample", "time", "actuator") and ds.sizes["actuator"] == 6
+    assert np.abs(ds.action).max() <= 1.0
+    assert "ctrl_cost: 0.05" in ds.attrs["protocol"] and "frozen: []" in ds.attrs["protocol"]
+    assert list(ds.param_name.values[-6:]) == ["log_std"] * 6
+
+
+def test_the_impairment_table_freezes_each_actuator_in_turn(cheetah_run):
+    table = impairment(cheetah_run, episodes=2)
+    assert table.impaired_return.shape == (6, 2) and table.unimpaired_return.shape == (2,)
+    np.testing.assert_allclose(table.retained, table.impaired_return.mean("episode") / table.unimpaired_return.mean())
+    assert float(table.retained_mean) == pytest.approx(float(table.retained.mean()))
+    assert np.ptp(table.impaired_return.mean("episode").values) > 0      # each actuator matters differently
+    out = cli("evaluate", cheetah_run, "--episodes", "2", "--set", "task.impair.frozen=[6]")
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert "--set task.impair.frozen=[6]: expected a list of actuator indices in 0..5 (cheetah_dir has 6 " \
+           "actuators), got [6]" in out.stderr
+
+
+def test_a_broken_mujoco_is_one_line_and_exit_status_2(tmp_path):
+    broken = tmp_path / "site" / "mujoco"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('libmujoco.so.3.3.0: cannot open shared object file')\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-m", "metods_sim", str(ROOT / "protocols" / "ant_dir.yaml"), "--out",
+                          str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == ("error: cannot import MuJoCo (libmujoco.so.3.3.0: cannot open shared object "
+                                  "file); install it with pip install mujoco==3.3.0")
