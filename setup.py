@@ -34,6 +34,6 @@ setup(
         "matplotlib>=3.8",
     ],
     # the notebooks in analysis/ are executed by the tests with a real kernel
-    extras_require={"test": ["pytest>=8", "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.29"]},
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5", "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.29"]},
     entry_points={"console_scripts": ["metods-sim=metods_sim.cli:main"]},
 )

@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,15 @@ import numpy as np
 import pytest
 
 from metods_sim.protocol import defaults
+
+
+@pytest.fixture
+def ctrl_c_delivered():
+    """SIGINT handled as in a terminal: pytest-xdist's workers run with SIGINT ignored, and a training loop
+    rightly leaves an ignored signal ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture
