@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import mujoco
 import numba
@@ -25,16 +24,7 @@ from metods_sim.agents import make_agent
 from metods_sim.protocol import load
 from metods_sim.rollout import draw_episodes, rollout
 from metods_sim.tasks import make_task
-
-
-def timed(fn, repeats):
-    """Best of `repeats` wall times, and the last result."""
-    best, result = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from rollout_speed import timed   # this folder: one timer for every benchmark
 
 
 def start_states(task, rows):
