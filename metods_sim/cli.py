@@ -170,16 +170,21 @@ def _finish(start) -> int:
     return 130 if ds.attrs.get("status") == "interrupted" else 0
 
 
+def _stored_agent_arguments(p) -> None:
+    """The arguments of every command that runs a run's stored agent on fresh episodes (evaluate, impair)."""
+    p.add_argument("results", help="a run's results.nc (or its directory)")
+    p.add_argument("--episodes", type=int, metavar="N", help="episodes (default: the protocol's evaluation.episodes)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
+    p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+
+
 def _evaluate(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m metods_sim evaluate",
                                 description="Re-evaluate the trained agent of a run on fresh held-out episodes, "
                                             "optionally on a changed task (--set task.KEY=VALUE).")
-    p.add_argument("results", help="a run's results.nc (or its directory)")
-    p.add_argument("--episodes", type=int, metavar="N", help="episodes (default: the protocol's evaluation.episodes)")
+    _stored_agent_arguments(p)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a protocol field for this evaluation, e.g. task.presentations=10")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
-    p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
     p.add_argument("--record", type=int, default=0, metavar="N",
                    help="also store the behaviour (W, activations, actions, rewards, values, observations at every "
                         "step) of the first N episodes, as a run stores recording.episodes (default 0)")
@@ -206,10 +211,7 @@ def _impair(argv) -> int:
                                             "turn (zero torque, --set task.impair.frozen=[k]) and without, on the "
                                             "same fresh episodes; print the return retained per actuator "
                                             "(impaired / unimpaired mean return) and its mean.")
-    p.add_argument("results", help="a run's results.nc (or its directory)")
-    p.add_argument("--episodes", type=int, metavar="N", help="episodes (default: the protocol's evaluation.episodes)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fresh episodes (default 0)")
-    p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
+    _stored_agent_arguments(p)
     p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
     args = p.parse_args(argv)
     if args.episodes is not None and args.episodes < 1:
