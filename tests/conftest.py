@@ -10,13 +10,10 @@ import pytest
 from metods_sim.protocol import defaults
 
 
-@pytest.fixture
-def ctrl_c_delivered():
-    """SIGINT handled as in a terminal: pytest-xdist's workers run with SIGINT ignored, and a training loop
-    rightly leaves an ignored signal ignored."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
+def pytest_configure(config):
+    """Ctrl-C handled as in a terminal, in this process and in the processes tests start: pytest-xdist's workers
+    run with SIGINT ignored, a child inherits that, and a training loop rightly leaves an ignored signal ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ def test_a_population_that_diverges_whole_stops_the_run():
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_training_at_the_end_of_the_generation_with_a_checkpoint_that_resumes_exactly(signum, ctrl_c_delivered):
+def test_a_signal_stops_training_at_the_end_of_the_generation_with_a_checkpoint_that_resumes_exactly(signum):
     spec, task, agent = build(**{"trainer.generations": 8, "trainer.checkpoint_every": 0})
     initial = agent.initial(rng_for(0, "init"))
     alone = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)

@@ -142,7 +142,7 @@ def test_training_resumed_from_a_checkpoint_equals_training_left_alone():
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_training_at_the_end_of_the_update_with_a_checkpoint_that_resumes_exactly(signum, ctrl_c_delivered):
+def test_a_signal_stops_training_at_the_end_of_the_update_with_a_checkpoint_that_resumes_exactly(signum):
     from test_es import assert_same_training
 
     trainer, agent = build(updates=8, checkpoint_every=0)
