@@ -24,7 +24,7 @@ from metods_sim.agents import make_agent
 from metods_sim.protocol import load
 from metods_sim.rollout import draw_episodes, rollout
 from metods_sim.tasks import make_task
-from rollout_speed import timed   # this folder: one timer for every benchmark
+from rollout_speed import interleaved   # this folder: one timer for every benchmark
 
 
 def start_states(task, rows):
@@ -54,8 +54,6 @@ def main():
     genomes = agent.initial(rng) + rng.normal(0, spec["trainer"]["stdev_init"], (args.members, agent.layout.size))
     episodes = draw_episodes(task, agent, rng, args.episodes)
     rollout(agent, task, genomes[:1], episodes)                       # compile (or load the cached kernel)
-    seconds, result = timed(lambda: rollout(agent, task, genomes, episodes), args.repeats)
-    env_steps = int(result.steps.sum())
 
     sim, threads = task.simulator(), numba.get_num_threads()
     B, T = args.members * args.episodes, task.horizon * task.frame_skip
@@ -66,7 +64,9 @@ def main():
     raw = lambda: mj_rollout.rollout(sim.model, datas, states, control, state=out[0], sensordata=out[1],
                                      persistent_pool=True)
     raw()
-    raw_seconds, _ = timed(raw, args.repeats)
+    (seconds, result), (raw_seconds, _) = interleaved([lambda: rollout(agent, task, genomes, episodes), raw],
+                                                      args.repeats)
+    env_steps = int(result.steps.sum())
     raw_rate = B * T / task.frame_skip / raw_seconds
 
     rate = env_steps / seconds

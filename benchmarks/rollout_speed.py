@@ -21,14 +21,16 @@ from metods_sim.rollout import draw_episodes, rollout, rollout_reference
 from metods_sim.tasks import make_task
 
 
-def timed(fn, repeats):
-    """Best of `repeats` wall times, and the last result."""
-    best, result = np.inf, None
+def interleaved(fns, repeats):
+    """[(best wall time, last result)] of each of fns, run in turn `repeats` times: a slow spell of the shared
+    machine then costs every contender a round, not one contender its only measurement."""
+    best, results = [np.inf] * len(fns), [None] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            results[i] = fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return list(zip(best, results))
 
 
 def main():
@@ -53,8 +55,9 @@ def main():
 
     rollout(agent, task, genomes[:2], episodes)                 # compile
     rollout_reference(agent, task, genomes[:2], episodes)
-    fused_s, fused = timed(lambda: rollout(agent, task, genomes, episodes), args.repeats)
-    numpy_s, ref = timed(lambda: rollout_reference(agent, task, genomes, episodes), 1)
+    (fused_s, fused), (numpy_s, ref) = interleaved([lambda: rollout(agent, task, genomes, episodes),
+                                                    lambda: rollout_reference(agent, task, genomes, episodes)],
+                                                   args.repeats)
     agent_steps = int(fused.steps.sum())
     fused_rate, numpy_rate = agent_steps / fused_s, int(ref.steps.sum()) / numpy_s
     same = float((fused.returns == ref.returns).mean())
@@ -64,7 +67,7 @@ def main():
                f"{args.agent} agent, {agent.layout.size:,} parameters")
     print(f"Harlow rollout: {args.agents} agents x 1 episode, {network}, {args.dtype}, {agent_steps:,} agent-steps")
     print(f"fused Numba kernel : {fused_rate:12,.0f} agent-steps/s  (best of {args.repeats}: {fused_s:.3f} s)")
-    print(f"batched NumPy      : {numpy_rate:12,.0f} agent-steps/s  ({numpy_s:.3f} s)")
+    print(f"batched NumPy      : {numpy_rate:12,.0f} agent-steps/s  (best of {args.repeats}: {numpy_s:.3f} s)")
     print(f"ratio fused / NumPy: {fused_rate / numpy_rate:.1f}x")
     print(f"episodes with identical returns in both: {same:.1%} (float32 tanh differs in the last bits, and a "
           f"near-tie in the logits may flip a greedy choice)")

@@ -65,9 +65,8 @@ class Feedforward(Agent):
         return self.layout.pack(parts)
 
     def kernel_arrays(self, params: np.ndarray) -> DenseArrays:
-        parts = self.layout.unpack(np.atleast_2d(np.asarray(params, dtype=self.dtype)))
-        c = np.ascontiguousarray
-        return DenseArrays(c(parts["f.weight"]), c(parts["f.bias"]), c(parts["g.weight"]), c(parts["g.bias"]))
+        parts = self.layout.contiguous(params, self.dtype)
+        return DenseArrays(*(parts[name] for name in ("f.weight", "f.bias", "g.weight", "g.bias")))
 
     def reference_step(self, a, state, x):
         h = np.tanh(dense_rows(a["f_weight"], a["f_bias"], x))

@@ -140,9 +140,8 @@ class MetODS(Agent):
     def kernel_arrays(self, params: np.ndarray) -> KernelArrays:
         """(P, size) genomes → contiguous per-member arrays for the rollout kernels."""
         dtype = np.dtype(self.dtype)
-        params = np.atleast_2d(np.asarray(params, dtype=dtype))
-        P, N, S = params.shape[0], self.neurons, self.steps
-        parts = self.layout.unpack(params)
+        parts = self.layout.contiguous(params, dtype)
+        P, N, S = parts["f.bias"].shape[0], self.neurons, self.steps
         rows, cols = self.triangle()
 
         def lower(coef):
@@ -151,17 +150,12 @@ class MetODS(Agent):
             return full
 
         empty = np.zeros((P, 0, 0), dtype=dtype)
-        ones = np.ones((P, N, N), dtype=dtype)
-        c = np.ascontiguousarray
         return KernelArrays(
-            f_weight=c(parts["f.weight"]), f_bias=c(parts["f.bias"]),
-            g_weight=c(parts["g.weight"]), g_bias=c(parts["g.bias"]),
-            alpha=c(parts["alpha"]) if "alpha" in parts else ones,
+            f_weight=parts["f.weight"], f_bias=parts["f.bias"], g_weight=parts["g.weight"], g_bias=parts["g.bias"],
+            alpha=parts["alpha"] if "alpha" in parts else np.ones((P, N, N), dtype=dtype),
             kappa=lower(parts["kappa"]), beta=lower(parts["beta"]),
-            L=c(parts["proj"]) if "proj" in parts else empty,
-            U1=c(parts["proj.hidden"]) if "proj.hidden" in parts else empty,
-            U2=c(parts["proj.out"]) if "proj.out" in parts else empty,
-            W0=c(parts["W0"]) if "W0" in parts else np.zeros((P, N, N), dtype=dtype),
+            L=parts.get("proj", empty), U1=parts.get("proj.hidden", empty), U2=parts.get("proj.out", empty),
+            W0=parts["W0"] if "W0" in parts else np.zeros((P, N, N), dtype=dtype),
             steps=S, write=self.write_code, W_clip=dtype.type(self.W_clip),
         )
 

@@ -78,10 +78,9 @@ class RL2(Agent):
         return self.layout.pack(parts)
 
     def kernel_arrays(self, params: np.ndarray) -> GRUArrays:
-        parts = self.layout.unpack(np.atleast_2d(np.asarray(params, dtype=self.dtype)))
-        c = np.ascontiguousarray
-        return GRUArrays(c(parts["gru.weight_ih"]), c(parts["gru.weight_hh"]), c(parts["gru.bias_ih"]),
-                         c(parts["gru.bias_hh"]), c(parts["g.weight"]), c(parts["g.bias"]))
+        parts = self.layout.contiguous(params, self.dtype)
+        return GRUArrays(*(parts[name] for name in ("gru.weight_ih", "gru.weight_hh", "gru.bias_ih", "gru.bias_hh",
+                                                    "g.weight", "g.bias")))
 
     def reference_start(self, a, noise):
         return (np.zeros((noise.shape[0], self.hidden), dtype=self.dtype),)

@@ -68,7 +68,7 @@ def recursive_step(W, vs, us, alpha, kappa, c, d, steps, write, L, U1, U2, scrat
             for l in range(s):
                 for k in range(LANES):
                     vs[s, i, k] += kappa[s, l, k] * vs[l, i, k]
-    _write(W, vs, us, alpha, c, d, steps, Pv)
+    _write(W, vs, us, alpha, c, d, steps, Pv, acc)
 
 
 @njit(inline="always", **JIT)
@@ -98,9 +98,11 @@ def _read(W, vs, us, alpha, c, d, s, acc, Y, Q):
 
 
 @njit(inline="always", **JIT)
-def _write(W, vs, us, alpha, c, d, steps, Pv):
-    """W ← W⁽ˢ⁾ = c[S] W⁽⁰⁾ + α ⊙ Σ_m (d[S, m] v⁽ᵐ⁻¹⁾) ⊗ u⁽ᵐ⁾."""
+def _write(W, vs, us, alpha, c, d, steps, Pv, T):
+    """W ← W⁽ˢ⁾ = c[S] W⁽⁰⁾ + α ⊙ Σ_m (d[S, m] v⁽ᵐ⁻¹⁾) ⊗ u⁽ᵐ⁾. Row by row, the sum of the writes first goes to T
+    (N, LANES), which stays in L1, so that W and α are each read once."""
     N = W.shape[0]
+    zero = W.dtype.type(0)
     for m in range(1, steps + 1):
         for i in range(N):
             for k in range(LANES):
@@ -108,10 +110,14 @@ def _write(W, vs, us, alpha, c, d, steps, Pv):
     for i in range(N):
         for j in range(N):
             for k in range(LANES):
-                W[i, j, k] *= c[steps, k]
-            for m in range(1, steps + 1):
+                T[j, k] = zero
+        for m in range(1, steps + 1):
+            for j in range(N):
                 for k in range(LANES):
-                    W[i, j, k] += alpha[i, j, k] * Pv[m, i, k] * us[m, j, k]
+                    T[j, k] += Pv[m, i, k] * us[m, j, k]
+        for j in range(N):
+            for k in range(LANES):
+                W[i, j, k] = c[steps, k] * W[i, j, k] + alpha[i, j, k] * T[j, k]
 
 
 @njit(inline="always", **JIT)
