@@ -225,13 +225,7 @@ def _make_kernel(fingerprint):
             raise ValueError(fingerprint)  # makes the fingerprint part of the cache key
         agents = P * E                    # agent k runs member k // E on episode k % E
         for block in prange((agents + LANES - 1) // LANES):
-            member = np.empty(LANES, np.int64)
-            episode = np.empty(LANES, np.int64)
-            done = np.empty(LANES, np.bool_)
-            for lane in range(LANES):
-                k = min(block * LANES + lane, agents - 1)   # padding lanes repeat the last agent, never step
-                member[lane], episode[lane] = k // E, k % E
-                done[lane] = block * LANES + lane >= agents
+            member, episode, done = _block_lanes(block, agents, E)
             state = agent_prepare(arrays, member, episode, agent_noise)
             x = np.zeros((obs_size + A + 1, LANES), dt)
             out = np.empty((A + 1, LANES), dt)
@@ -275,6 +269,20 @@ def _make_kernel(fingerprint):
                 diverged[member[lane], episode[lane]] = bad[lane] if done[lane] else not agent_finite(state, lane)
 
     return kernel
+
+
+@njit(inline="always", **JIT)
+def _block_lanes(block, agents, E):
+    """member, episode (int64) and done (bool) of the LANES lanes of a block: agent k = block·LANES + lane runs
+    member k // E on episode k % E; padding lanes past the last agent repeat it and start done (never step)."""
+    member = np.empty(LANES, np.int64)
+    episode = np.empty(LANES, np.int64)
+    done = np.empty(LANES, np.bool_)
+    for lane in range(LANES):
+        k = min(block * LANES + lane, agents - 1)
+        member[lane], episode[lane] = k // E, k % E
+        done[lane] = block * LANES + lane >= agents
+    return member, episode, done
 
 
 @njit(inline="always", **JIT)

@@ -18,7 +18,7 @@ import numpy as np
 from numba import get_thread_id, prange
 
 from .plasticity.kernel import LANES
-from .rollout import Rollouts, _kernel_for, _members, _recording, _result
+from .rollout import Rollouts, _block_lanes, _kernel_for, _members, _recording, _result
 from .tasks.locomotion import MEMORY
 
 
@@ -52,13 +52,7 @@ def _make_kernel(fingerprint):
             raise ValueError(fingerprint)  # makes the fingerprint part of the cache key
         agents = P * E                    # agent k runs member k // E on episode k % E
         for block in prange((agents + LANES - 1) // LANES):
-            member = np.empty(LANES, np.int64)
-            episode = np.empty(LANES, np.int64)
-            done = np.empty(LANES, np.bool_)
-            for lane in range(LANES):
-                k = min(block * LANES + lane, agents - 1)   # padding lanes repeat the last agent, never step
-                member[lane], episode[lane] = k // E, k % E
-                done[lane] = block * LANES + lane >= agents
+            member, episode, done = _block_lanes(block, agents, E)
             state = agent_prepare(arrays, member, episode, agent_noise)
             x = np.zeros((obs_size + A + 1, LANES), dt)
             out = np.empty((A + 1, LANES), dt)

@@ -77,12 +77,20 @@ def test_time_limit_stops_training():
     assert np.isfinite(result.curve["center_return"][-1])
 
 
-def test_ray_actors_give_the_same_run_as_one_process():
+RAY_TASKS = {"harlow_simple": SMALL,   # and a MuJoCo body: each actor steps its own copy of the physics
+             "cheetah_dir": {"task.horizon": 20, "agent.neurons": 8, "agent.steps": 1, "trainer.popsize": 8,
+                             "trainer.episodes": 2, "trainer.eval_every": 1, "trainer.eval_episodes": 4}}
+
+
+@pytest.mark.parametrize("task_kind", sorted(RAY_TASKS))
+def test_ray_actors_give_the_same_run_as_one_process(task_kind):
     """A real local Ray instance with 2 actors, through EvoTorch's num_actors."""
     ray = pytest.importorskip("ray")
     curves = {}
     for actors in (0, 2):
-        spec, task, agent = build(**{"trainer.generations": 3, "trainer.num_actors": actors})
+        spec = spec_for(task_kind, **RAY_TASKS[task_kind], **{"trainer.generations": 3, "trainer.num_actors": actors})
+        task = make_task(spec["task"])
+        agent = make_agent(spec["agent"], task)
         result = ESTrainer(spec["trainer"], task, agent, seed=3).train(agent.initial(rng_for(3, "init")))
         curves[actors] = result
     ray.shutdown()
