@@ -82,6 +82,10 @@ def compare(path, *, out_dir=None, overrides=(), progress=True, command="") -> P
     return write(combine(runs, comparison), out / "compare.nc")
 
 
+# what every run of one comparison shares (one process, one checkout), carried into compare.nc
+PROVENANCE = ("command", "git_revision", "versions", "machine", "numba_threading_layer", "numba_threads")
+
+
 def combine(runs: dict, comparison: dict) -> xr.Dataset:
     """{(trainer kind, seed): run dataset} → one dataset over (trainer, seed, ...)."""
     def slim(ds):
@@ -95,5 +99,6 @@ def combine(runs: dict, comparison: dict) -> xr.Dataset:
     ds = ds.assign_coords(trainer=kinds, seed=seeds).set_coords(["env_steps", "wall_time"])
     first = runs[kinds[0], seeds[0]]
     ds.attrs.update(name=comparison["name"], task_optimum=first.attrs["task_optimum"],
-                    protocols="\n---\n".join(runs[k, seeds[0]].attrs["protocol"] for k in kinds))
+                    protocols="\n---\n".join(runs[k, seeds[0]].attrs["protocol"] for k in kinds),
+                    **{key: first.attrs[key] for key in PROVENANCE if key in first.attrs})
     return ds

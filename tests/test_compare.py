@@ -33,6 +33,7 @@ def test_compare_runs_every_trainer_and_seed_into_one_dataset(tmp_path):
     assert ds["eval_return"].dims == ("trainer", "seed", "episode") and ds.sizes["episode"] == 20
     assert ds["center_return"].dims == ("trainer", "seed", "generation")
     assert ds["env_steps"].dims == ("trainer", "seed", "generation")
+    assert ds.attrs["command"].startswith("python -m metods_sim compare") and ds.attrs["git_revision"]
     for kind in ("es", "gradient"):
         for seed in (0, 1):
             one = xr.open_dataset(tmp_path / "out" / f"{kind}-seed{seed}" / "results.nc")
