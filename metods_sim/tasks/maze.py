@@ -128,6 +128,14 @@ class Maze(Task):
         _sample(self.size, seeds, uniforms, rows)
         return rows
 
+    def first_reward_floor(self, data: np.ndarray) -> np.ndarray:
+        """(E,) a lower bound, for any agent, on the expected first reward step of each episode's maze: n/2 for
+        n free cells. Given the start, the target is uniform over the n − 1 other free cells and is never seen,
+        and a step enters at most one cell not entered before, so P(found by step t) <= t / (n − 1) and
+        E[first reward step] = Σ_t P(not found by step t) >= Σ_{t=0..n−2} (1 − t / (n − 1)) = n / 2."""
+        G = self.size + 2
+        return (data[:, :G * G] == 0.0).sum(axis=1) / 2.0
+
     def episode_stats(self, metrics: np.ndarray) -> dict:
         """Per-episode summaries of the `find_step` metric (…, FINDS): first reward step (step_limit when never
         found) and success (1 when at least one reward)."""

@@ -105,6 +105,30 @@ def test_an_agent_that_knows_the_target_collects_it_along_shortest_paths():
         assert rewards.sum() >= 50
 
 
+def test_no_agent_finds_the_target_sooner_on_average_than_half_the_free_cells():
+    """The floor of `first_reward_floor`, against the best blind explorer: one that knows the maze (not the
+    target) and walks a depth-first tour from its start; its expected first reward step, over the uniformly drawn
+    target, is exact here."""
+    task = maze_task()
+    rows = task.sample(np.random.default_rng(4), 30)
+    floor = task.first_reward_floor(rows)
+    for row, bound in zip(rows, floor):
+        grid, _, start = grid_of(task, row)
+        first_entry, step, path, seen = {}, 0, [start], {start}
+        while path:
+            ahead = [cell for cell in free_neighbours(grid, path[-1]) if cell not in seen]
+            step += 1
+            if ahead:
+                path.append(ahead[0])
+                seen.add(ahead[0])
+                first_entry[ahead[0]] = step
+            else:
+                path.pop()
+        assert len(first_entry) == 2 * bound - 1                      # every other free cell, n − 1 of them
+        assert np.mean(list(first_entry.values())) >= bound
+    assert 19 < floor.mean() < 23                                      # 8×8: ≈ 20.7, above the paper's 14.7
+
+
 def test_moves_into_walls_stay_in_place_and_pay_the_wall_reward():
     env = gymnasium.make(GYM_IDS["maze"], wall_reward=-0.5)
     rewards, finds = play(env, 3, lambda grid, pos, target: 0)    # always up: soon against a wall
