@@ -90,3 +90,33 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     for name in ("maze", "maze_rl2"):
         assert summary(load(f"{name}_10x10"))["return_mean"] < summary(load(name))["return_mean"]
     assert (ablation_table(load("maze_ablation"))["return_mean"] < 2 * random["return_mean"]).all()
+
+
+def test_the_comparison_notebook_runs_and_shows_its_figure(tmp_path):
+    nb = execute(ROOT / "analysis" / "compare_harlow.ipynb", tmp_path)
+    images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+              if "image/png" in out.get("data", {})]
+    assert len(images) == 1
+    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
+    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []
+
+
+def test_the_comparison_notebooks_reading_of_the_shipped_dataset_holds():
+    """The closing text of analysis/compare_harlow.ipynb describes data/compare_harlow.nc."""
+    from metods_sim.analysis import comparison_table
+
+    ds = metods_sim.load(ROOT / "data" / "compare_harlow.nc")
+    ret = ds["eval_return"].mean("episode")
+    later = ds["eval_correct"].isel(trial=slice(1, None)).mean(("episode", "trial"))
+    optimum = float(ds.attrs["task_optimum"])
+    es, grad = ret.sel(trainer="es"), ret.sel(trainer="gradient")
+    assert int((es >= 0.95 * optimum).sum()) == 2 and float(later.sel(trainer="es").min()) < 0.55
+    assert float(grad.max()) < 1.3 and float(abs(later.sel(trainer="gradient") - 0.5).max()) < 0.03
+    steps = ds["env_steps"].max("generation")
+    assert float(steps.sel(trainer="gradient").max()) < 1.5e6 < 2e8 < float(steps.sel(trainer="es").min())
+    table = comparison_table(ds)
+    assert float(abs(table["alpha_mean"] - 1).max()) < 0.02
+    S = 4
+    identity = np.array([float(s == l) for s in range(1, S + 1) for l in range(s + 1)])
+    moved = abs(table["kappa"] - identity).sum("coef")
+    assert float(moved.sel(trainer="es")) > float(moved.sel(trainer="gradient"))
