@@ -11,9 +11,24 @@ from metods_sim.protocol import apply_override, validate
 from conftest import ROOT
 
 DATASETS = sorted((ROOT / "data").glob("*.nc"))
+COMPARISONS = [p for p in DATASETS if "trainer" in metods_sim.load(p).dims]   # `python -m metods_sim compare`
+RUNS = [p for p in DATASETS if p not in COMPARISONS]
 
 
-@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", COMPARISONS, ids=lambda p: p.name)
+def test_a_shipped_comparison_records_its_protocols_revision_and_command(path):
+    ds = metods_sim.load(path)
+    assert ds.attrs["command"].startswith(f"python -m metods_sim compare protocols/{ds.attrs['name']}.yaml")
+    assert (ROOT / "protocols" / f"{ds.attrs['name']}.yaml").exists()
+    assert len(ds.attrs["git_revision"]) >= 40 and not ds.attrs["git_revision"].endswith("-dirty")
+    specs = [yaml.safe_load(text) for text in ds.attrs["protocols"].split("\n---\n")]
+    assert sorted(spec["trainer"]["kind"] for spec in specs) == sorted(ds["trainer"].values.tolist())
+    for spec in specs:
+        validate(spec, path.name)
+        assert (ROOT / "protocols" / f"{spec['name']}.yaml").exists()
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: p.name)
 def test_a_shipped_dataset_records_its_protocol_revision_and_command(path):
     ds = metods_sim.load(path)
     spec = yaml.safe_load(ds.attrs["protocol"])
@@ -41,8 +56,8 @@ def test_a_shipped_dataset_is_small(path):
     assert path.stat().st_size < 4e6
 
 
-HARLOW = [p for p in DATASETS if "eval_correct" in metods_sim.load(p)]
-MAZE = [p for p in DATASETS if "eval_find_step" in metods_sim.load(p) and "variant" not in metods_sim.load(p).dims
+HARLOW = [p for p in RUNS if "eval_correct" in metods_sim.load(p)]
+MAZE = [p for p in RUNS if "eval_find_step" in metods_sim.load(p) and "variant" not in metods_sim.load(p).dims
         and yaml.safe_load(metods_sim.load(p).attrs["protocol"])["agent"]["kind"] != "random"]
 
 
