@@ -29,9 +29,7 @@ class Layout:
 
     def unpack(self, vector):
         """(..., size) → {name: (..., *shape)} views."""
-        vector = np.asarray(vector)
-        if vector.shape[-1] != self.size:
-            raise ValueError(f"parameter vector has length {vector.shape[-1]}, layout expects {self.size}")
+        vector = self._sized(np.asarray(vector))
         lead = vector.shape[:-1]
         return {name: vector[..., sl].reshape(lead + tuple(shape)) for name, shape, sl in self.slices()}
 
@@ -39,14 +37,17 @@ class Layout:
         """(P, size) or (size,) genomes → {name: (P, *shape)} C-contiguous arrays in the float type dtype, what the
         rollout kernels take: views of one block-major buffer, filled in one parallel pass over the genomes (for
         a population of thousands, NumPy's cast and per-block copies cost a tenth of a fused Harlow rollout)."""
-        genome = np.ascontiguousarray(np.atleast_2d(params), dtype=np.float64)
-        if genome.shape[-1] != self.size:
-            raise ValueError(f"parameter vector has length {genome.shape[-1]}, layout expects {self.size}")
+        genome = self._sized(np.ascontiguousarray(np.atleast_2d(params), dtype=np.float64))
         P, spans = genome.shape[0], list(self.slices())
         starts = np.array([sl.start for _, _, sl in spans] + [self.size], dtype=np.int64)
         buffer = np.empty(P * self.size, dtype=dtype)
         _block_major(genome, starts, buffer)
         return {name: buffer[P * sl.start:P * sl.stop].reshape((P,) + tuple(shape)) for name, shape, sl in spans}
+
+    def _sized(self, vector: np.ndarray) -> np.ndarray:
+        if vector.shape[-1] != self.size:
+            raise ValueError(f"parameter vector has length {vector.shape[-1]}, layout expects {self.size}")
+        return vector
 
     def pack(self, arrays) -> np.ndarray:
         """{name: (..., *shape)} → (..., size)."""
