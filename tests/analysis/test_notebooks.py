@@ -26,6 +26,17 @@ def execute(notebook, tmp_path):
     return nb
 
 
+def run_cleanly(name, tmp_path):
+    """Execute analysis/NAME; assert that no cell raised and that it wrote nothing. Returns the executed notebook
+    and the PNG images it showed, as bytes."""
+    nb = execute(ROOT / "analysis" / name, tmp_path)
+    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
+    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []
+    images = [base64.b64decode(out["data"]["image/png"]) for cell in nb.cells if cell.cell_type == "code"
+              for out in cell.outputs if "image/png" in out.get("data", {})]
+    return nb, images
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_notebook_is_committed_without_outputs(notebook):
     nb = nbformat.read(notebook, as_version=4)
@@ -34,15 +45,11 @@ def test_a_notebook_is_committed_without_outputs(notebook):
 
 
 def test_the_harlow_notebook_runs_and_shows_its_figures(tmp_path):
-    nb = execute(ROOT / "analysis" / "harlow.ipynb", tmp_path)
-    images = [base64.b64decode(out["data"]["image/png"]) for cell in nb.cells if cell.cell_type == "code"
-              for out in cell.outputs if "image/png" in out.get("data", {})]
+    nb, images = run_cleanly("harlow.ipynb", tmp_path)
     assert len(images) == 6 and all(png[:4] == b"\x89PNG" for png in images)
     text = "".join(out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
                    for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
     assert "git " in text and "held-out return" in text and "top_share" in text
-    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
-    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []   # it writes nothing
 
 
 def test_the_harlow_notebooks_reading_of_the_shipped_recording_holds():
@@ -67,12 +74,8 @@ def test_the_harlow_notebooks_reading_of_the_shipped_recording_holds():
 
 
 def test_the_maze_notebook_runs_and_shows_its_figures(tmp_path):
-    nb = execute(ROOT / "analysis" / "maze.ipynb", tmp_path)
-    images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-              if "image/png" in out.get("data", {})]
+    _, images = run_cleanly("maze.ipynb", tmp_path)
     assert len(images) == 4
-    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
-    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []
 
 
 def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
@@ -93,12 +96,8 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
 
 
 def test_the_comparison_notebook_runs_and_shows_its_figure(tmp_path):
-    nb = execute(ROOT / "analysis" / "compare_harlow.ipynb", tmp_path)
-    images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-              if "image/png" in out.get("data", {})]
+    _, images = run_cleanly("compare_harlow.ipynb", tmp_path)
     assert len(images) == 1
-    assert not any(out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", []))
-    assert sorted(p.name for p in (tmp_path / "analysis").iterdir()) == []
 
 
 def test_the_comparison_notebooks_reading_of_the_shipped_dataset_holds():
