@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ..plasticity import WRITE_CODES, recursive_step, recursive_update
-from ..plasticity.jit import FUSED
+from ..plasticity.jit import FUSED, NOALIAS
 from ..plasticity.kernel import LANES, expand_beta
 from .base import Agent
 from .lanes import dense, dense_rows, gather, gather_bias
@@ -211,7 +211,7 @@ class MetODS(Agent):
                       W, np.zeros((S1, N, LANES), dt), np.zeros((S1, N, LANES), dt), scratch, steps, write, W_clip)
 
     @staticmethod
-    @njit(**FUSED)
+    @njit(**FUSED, **NOALIAS)
     def act(s, x, out):
         dense(s.fw, s.fb, x, s.vs[0], True)
         recursive_step(s.W, s.vs, s.us, s.alpha, s.kappa, s.c, s.d, s.steps, s.write, s.L, s.U1, s.U2, s.scratch)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from numba import njit
 
 from .activation import sigma
-from .jit import JIT
+from .jit import JIT, NOALIAS
 
 VANILLA, LINEAR, MLP = 0, 1, 2
 WRITE_CODES = {"vanilla": VANILLA, "linear": LINEAR, "mlp": MLP}
@@ -47,7 +47,7 @@ def expand_beta(beta, c, d, lane, steps):
             d[s, m, lane] = acc
 
 
-@njit(**JIT)
+@njit(**JIT, **NOALIAS)
 def recursive_step(W, vs, us, alpha, kappa, c, d, steps, write, L, U1, U2, scratch):
     """One time step of the dynamic layer for LANES agents.
 
@@ -56,6 +56,7 @@ def recursive_step(W, vs, us, alpha, kappa, c, d, steps, write, L, U1, U2, scrat
     alpha: (N, N, LANES); kappa: (S+1, S+1, LANES); c, d from `expand_beta`; write: a code of WRITE_CODES;
     L: (N, N, LANES) for `linear`; U1: (H, N, LANES), U2: (N, H, LANES) for `mlp` (any shape when unused).
     scratch: (acc (N, LANES), Y (S+1, N, LANES), Q (S+1, LANES), hidden (H, LANES), Pv (S+1, N, LANES)).
+    No array that the step writes (W, vs, us, scratch) may overlap another argument (`jit.NOALIAS`).
     """
     acc, Y, Q, hidden, Pv = scratch
     N = W.shape[0]
@@ -138,9 +139,10 @@ def _write_vector(vs, us, s, write, L, U1, U2, hidden):
         matvec(U2, hidden, us[s])
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT, **NOALIAS)
 def matvec(M, x, out):
-    """out[i] = Σ_j M[i, j] x[j], lane by lane. M: (R, C, LANES), x: (C, LANES), out: (R, LANES)."""
+    """out[i] = Σ_j M[i, j] x[j], lane by lane. M: (R, C, LANES), x: (C, LANES), out: (R, LANES), apart from
+    both (`jit.NOALIAS`: a function of its own, not inlined by Numba, so that LLVM sees the promise)."""
     zero = out.dtype.type(0)
     for i in range(M.shape[0]):
         for k in range(LANES):
