@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from .plasticity.kernel import LANES
-from .plasticity.jit import JIT
+from .plasticity.jit import FUSED, JIT
 
 
 class Episodes(NamedTuple):
@@ -187,13 +187,22 @@ def _kernel_for(task_cls, agent_cls, make=None):
     key = (task_cls, agent_cls, make)
     if key not in _KERNELS:
         template = make(_fingerprint(task_cls, agent_cls, make))
-        namespace = dict(template.__globals__, task_reset=task_cls.reset, task_observe=task_cls.observe,
-                         task_step=task_cls.step, agent_prepare=agent_cls.prepare, agent_act=agent_cls.act,
+        namespace = dict(template.__globals__, task_reset=_inlined(task_cls.reset),
+                         task_observe=_inlined(task_cls.observe), task_step=_inlined(task_cls.step),
+                         agent_prepare=agent_cls.prepare, agent_act=agent_cls.act,
                          agent_finite=agent_cls.finite, agent_record=agent_cls.record)
         kernel = types.FunctionType(template.__code__, namespace, template.__name__, None, template.__closure__)
         kernel.__qualname__ = template.__qualname__
         _KERNELS[key] = njit(parallel=True, **JIT)(kernel)
     return _KERNELS[key]
+
+
+def _inlined(function):
+    """A copy of a task's Numba function that Numba inlines into the kernel. Called, it is passed per-lane views
+    (data[e], state[lane]) whose reference counts Numba must keep at every call; inlined, it prunes them (the
+    Harlow rollout ran about 10% faster). The agent's `act` stays a call: its `noalias` promise is an attribute of
+    its own function. (A task that lacks one of the three, as a MuJoCo body lacks `observe`, passes None.)"""
+    return function if function is None else njit(inline="always", **FUSED)(function.py_func)
 
 
 def _fingerprint(task_cls, agent_cls, make=None) -> str:
