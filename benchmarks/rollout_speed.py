@@ -1,7 +1,7 @@
 """Agent-steps per second of the fused Harlow rollout against the batched-NumPy rollout of the same agents on
 the same episodes, measured in the same run (the machines are shared and noisy: read the ratio).
 
-    python benchmarks/rollout_speed.py [--agents 4096] [--neurons 20] [--steps 4] [--repeats 3] [--agent metods]
+    python benchmarks/rollout_speed.py [--agents 4096] [--neurons 20] [--steps 4] [--repeats 7] [--agent metods]
 
 --neurons and --steps size the MetODS agent; --agent rl2, feedforward or random times a baseline with its defaults.
 """
@@ -39,7 +39,7 @@ def main():
     p.add_argument("--neurons", type=int, default=20)
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--agent", default="metods", choices=sorted(AGENTS))
     args = p.parse_args()
 
