@@ -3,9 +3,9 @@
 Layout: every array carries the agents on its last axis, `LANES` of them (W[i, j, l] is synapse (post i, pre j) of
 agent l), so that every loop of the rule ends in a loop over agents of a fixed, compile-time length: LLVM turns it
 into whole SIMD vectors with no remainder and no horizontal sums. Rows of N = 20 neurons per agent are too short
-for that: the same rollout with one agent per loop ran 2-3 times slower (README, "Speed"). LLVM leaves loops of 32
-lanes or fewer scalar here (they need run-time alias checks, which it will not pay for so few iterations), so
-LANES is 64; 128 measured no faster.
+for that: the same rollout with one agent per loop ran 2-3 times slower (README, "Speed"). LANES is 64: 128
+measured no faster, and 32 or 16 five times slower (LLVM then unrolls the short lane loops instead of vectorising
+them).
 
 The passes never materialise W⁽¹⁾..W⁽ˢ⁻¹⁾. The recursion of the model document is linear in the W's, so
 
