@@ -4,8 +4,8 @@ Layout: every array carries the agents on its last axis, `LANES` of them (W[i, j
 agent l), so that every loop of the rule ends in a loop over agents of a fixed, compile-time length: LLVM turns it
 into whole SIMD vectors with no remainder and no horizontal sums. Rows of N = 20 neurons per agent are too short
 for that: the same rollout with one agent per loop ran 2-3 times slower (README, "Speed"). LANES is 64: 128
-measured no faster, and 32 or 16 five times slower (LLVM then unrolls the short lane loops instead of vectorising
-them).
+measured no faster, and 32 or 16 five times slower (single-threaded, with the `noalias` promise of jit.py; why
+was not looked into).
 
 The passes never materialise W⁽¹⁾..W⁽ˢ⁻¹⁾. The recursion of the model document is linear in the W's, so
 
