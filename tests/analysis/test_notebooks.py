@@ -89,6 +89,9 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     assert 25 < metods["return_mean"] < 34
     returns = find_intervals(load("maze"), among=3)["mean"].values    # flat: no faster return to the target
     assert returns.min() > 0.85 * returns[0]
+    gradient = summary(load("maze_gradient"))   # the same plateau, by far fewer environment steps
+    assert abs(gradient["return_mean"] - metods["return_mean"]) < 3 and 30 < gradient["first_reward_mean"] < 40
+    assert gradient["env_steps"] * 50 < metods["env_steps"]
     assert short["return_mean"] > 2 * rl2["return_mean"] and rl2["generations"] > 1.8 * short["generations"]
     for name in ("maze", "maze_rl2"):
         assert summary(load(f"{name}_10x10"))["return_mean"] < summary(load(name))["return_mean"]
