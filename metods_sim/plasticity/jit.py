@@ -23,9 +23,9 @@ def _noalias():
     The rule's loops accumulate into rows of 64 lanes (`out[i, k] += M[i, j, k] x[j, k]`). Unless LLVM knows that
     `out` overlaps neither M nor x, it must store and reload the row at every j, and it guards each vectorised loop
     with a run-time overlap check that falls back to scalar code: how fast a rollout ran then depended on where its
-    buffers landed (the same kernel measured 0.76 to 1.07 million agent-steps per second in one process). With
-    the promise there is no check and the row stays in registers: the Harlow rollout runs 1.3-1.5 times faster
-    (benchmarks/rollout_speed.py). Numba's compiler has the flag
+    buffers landed (the same kernel measured 0.76 to 1.07 million agent-steps per CPU-second in one process).
+    With the promise there is no check and the row stays in registers: the Harlow rollout ran 1.3-1.4 times faster
+    single-threaded (kernels with and without it interleaved in one process). Numba's compiler has the flag
     (`Flags.noalias`, the C `restrict` of every pointer argument) but its decorators do not map an option onto it;
     this adds the one mapping, which changes nothing for code that does not ask for it. LLVM keeps the promise
     through inlining (as alias scopes), so it holds inside the fused kernel too.
