@@ -8,7 +8,8 @@ step.
 
 The policy is a Gaussian: action = clip(mean + exp(log_std) · ε, -1, 1), mean = out[:A] of the network, ε the
 episode's standard normals (`Episodes.noise`, (E, T, A)); greedy: action = clip(mean, -1, 1). The agent sees its
-previous action vector and reward, x = [o_t, a_{t−1}, r_{t−1}]. metrics[p, e, t] is the reward of step t.
+previous action vector and reward, x = [o_t, a_{t−1}, r_{t−1}]. The task writes metrics[p, e] (a body's: the
+reward of each step).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from numba import get_thread_id, prange
 
 from .plasticity.kernel import LANES
 from .rollout import Rollouts, _block_lanes, _kernel_for, _members, _recording, _result
-from .tasks.locomotion import MEMORY
+from .tasks.physics import MEMORY
 
 
 def rollout_physics(agent, task, params, episodes, *, record: int = 0) -> Rollouts:
@@ -83,8 +84,7 @@ def _make_kernel(fingerprint):
                         # a diverged network (its W non-finite: worst fitness anyway) must not feed MuJoCo NaN
                         action[i] = min(max(a, -1.0), 1.0) if math.isfinite(a) else 0.0
                     r, finished = task_step(cfg, data[e], functions, mj, bodies[lane], memory[lane], action,
-                                            obs[lane])
-                    metrics[p, e, t] = r
+                                            obs[lane], metrics[p, e], t)
                     total[lane] += r
                     taken[lane] = t + 1
                     done[lane] = finished

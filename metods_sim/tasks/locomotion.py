@@ -22,9 +22,10 @@ A physics task's Numba functions (fused into `metods_sim.rollout_physics`'s kern
 MuJoCo integration state (`metods_sim.tasks.physics`):
 
     reset(cfg, row, functions, mj, body, memory, obs)            draws nothing: the row holds the reset noise
-    reward, done = step(cfg, row, functions, mj, body, memory, action, obs)
-        body: float64 (state_size,), memory: float64 (MEMORY,) (the torso's last position), action: (nu,),
-        obs: written with the observation after the step; mj: the calling thread's row of Simulator.threads
+    reward, done = step(cfg, row, functions, mj, body, memory, action, obs, metrics, t)
+        body: float64 (state_size,), memory: float64 (physics.MEMORY,) (the torso's last position), action: (nu,),
+        obs: written with the observation after the step; mj: the calling thread's row of Simulator.threads;
+        metrics: the episode's metric vector (n_metrics,), t: the step's index (here metrics[t] = reward)
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from numba import njit
 from ..plasticity.jit import FUSED
 from . import physics
 from .base import Task
-from .physics import CFRC_EXT, CTRL, DATA, FORWARD, MODEL, QPOS, QVEL, RESET, XPOS, doubles
+from .physics import CFRC_EXT, CTRL, DATA, MODEL, QPOS, QVEL, RESET, XPOS, doubles
 
 # the config vector (`Locomotion.config`): these slots, then the frozen-actuator mask (nu,)
 _SLOTS = ("frame_skip", "dt", "track_velocity", "ctrl_cost", "contact_cost", "contact_force", "healthy_reward",
@@ -50,7 +51,6 @@ _SLOTS = ("frame_skip", "dt", "track_velocity", "ctrl_cost", "contact_cost", "co
 FROZEN = len(_SLOTS)
 # an episode's row: the goal, then the reset noise added to qpos (nq) and qvel (nv)
 GOAL_X, GOAL_Y, GOAL_VELOCITY, NOISE = range(4)
-MEMORY = 2   # the torso's (x, y) after the last step
 
 
 def gymnasium_asset(name: str) -> str:
@@ -166,14 +166,14 @@ class Locomotion(Task):
             qpos[i] += row[NOISE + i]
         for i in range(nv):
             qvel[i] += row[NOISE + nq + i]
-        physics.call(functions[FORWARD], functions[MODEL], mj[DATA])
+        physics.forward(functions, mj)
         physics.save(functions, mj, body, int(cfg[STATE_SPEC]))
         memory[0], memory[1] = _torso(cfg, mj)
         _observe(cfg, mj, obs)
 
     @staticmethod
     @njit(**FUSED)
-    def step(cfg, row, functions, mj, body, memory, action, obs):
+    def step(cfg, row, functions, mj, body, memory, action, obs, metrics, t):
         nu = int(cfg[NU])
         physics.load(functions, mj, body, int(cfg[STATE_SPEC]))
         ctrl = doubles(mj[CTRL], nu)
@@ -193,6 +193,7 @@ class Locomotion(Task):
         healthy = _healthy(cfg, mj)
         reward += cfg[HEALTHY_REWARD] * healthy - cfg[CTRL_COST] * control - cfg[CONTACT_COST] * _contact(cfg, mj)
         _observe(cfg, mj, obs)
+        metrics[t] = reward
         return reward, bool(cfg[TERMINATE]) and not healthy
 
 

@@ -7,9 +7,12 @@ Spaces: Meta-World's, 39 observation floats, 4 actions in [-1, 1]. Metric: succe
 (rollouts,) per episode; episode stats: success_rate (share of successful rollouts) and final_success (the last
 rollout's). Return: Meta-World's reward summed over every step of every rollout.
 
-Meta-World's rewards and success flags are Python, so these tasks are stepped by Meta-World's own environments,
-one per agent, in `metods_sim.rollout_stepped` (the network for all agents in one batched NumPy call per step):
-far slower than the fused MuJoCo tasks. An episode's row is the index of its task in the split's task list.
+Engines. ML1's reach-v3 and push-v3 run in the fused physics kernel (`metods_sim.rollout_physics`): Meta-World's
+model, reset states and step, observation and reward rewritten in Numba (`metods_sim.tasks.sawyer`, tested
+against Meta-World's environments on the same actions). Every other environment (ML10's, the rest of ML1) is
+stepped by Meta-World's own environments, one per agent, in `metods_sim.rollout_stepped` (the network for all
+agents in one batched NumPy call per step): far slower. An episode's row starts with the index of its task in the
+split's task list (the fused engine's row then holds the task's start state, `sawyer.task_row`).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..protocol import ProtocolError
+from . import physics, sawyer
 from .base import Task
 
 
@@ -71,7 +75,13 @@ class MetaWorld(Task):
     metric = "success"
     metric_dim = "rollout"
     continuous: ClassVar[bool] = True
-    engine: ClassVar[str] = "stepped"
+    reset = staticmethod(sawyer.reset)    # the fused engine's (physics) functions
+    step = staticmethod(sawyer.step)
+
+    @property
+    def engine(self) -> str:
+        fused = self.benchmark == "ML1" and self.env_name in sawyer.FUSED_ENVIRONMENTS
+        return "physics" if fused else "stepped"
 
     def _tasks(self):
         b = benchmark(self.benchmark, self.env_name, self.benchmark_seed)
@@ -88,7 +98,10 @@ class MetaWorld(Task):
 
     @property
     def state_size(self) -> int:
-        return 0
+        return self.simulator().state_size if self.engine == "physics" else 0
+
+    def simulator(self) -> physics.Simulator:
+        return _fused(self.env_name, self.benchmark_seed).simulator
 
     @property
     def max_steps(self) -> int:
@@ -103,11 +116,19 @@ class MetaWorld(Task):
         return math.nan
 
     def config(self) -> np.ndarray:
-        return np.zeros(0)
+        if self.engine == "stepped":
+            return np.zeros(0)
+        fused = _fused(self.env_name, self.benchmark_seed)
+        return sawyer.config_vector(fused.env, rollouts=self.rollouts, rollout_steps=self.rollout_steps,
+                                    state_spec=fused.simulator.state_spec)
 
     def sample(self, rng, episodes):
-        """(E, 1): the index of each episode's task in the split's task list, uniformly."""
-        return rng.integers(0, len(self._tasks()[1]), (episodes, 1)).astype(np.float64)
+        """(E, D): the index of each episode's task in the split's task list, drawn uniformly, then (fused engine)
+        the task's start (`sawyer.task_row`)."""
+        index = rng.integers(0, len(self._tasks()[1]), episodes)
+        if self.engine == "stepped":
+            return index[:, None].astype(np.float64)
+        return _fused(self.env_name, self.benchmark_seed).rows(self.split)[index]
 
     def episode_stats(self, metrics):
         return {"success_rate": metrics.mean(axis=-1), "final_success": metrics[..., -1]}
@@ -132,3 +153,29 @@ class MetaWorld(Task):
 
 
 _POOL: dict = {}
+
+
+class _Fused:
+    """One Meta-World environment of an ML1 benchmark, whose model the fused kernel simulates, and the rows of
+    its tasks (each reset once by Meta-World itself)."""
+
+    def __init__(self, env_name: str, seed: int):
+        self.benchmark = benchmark("ML1", env_name, seed)
+        self.env = self.benchmark.train_classes[env_name]()
+        self.simulator = physics.simulator_for(self.env.model)
+        self._rows = {}
+
+    def rows(self, split: str) -> np.ndarray:
+        if split not in self._rows:
+            tasks = self.benchmark.train_tasks if split == "train" else self.benchmark.test_tasks
+            rows = []
+            for index, task in enumerate(tasks):
+                self.env.set_task(task)
+                rows.append(sawyer.task_row(self.env, index, self.simulator.state_spec))
+            self._rows[split] = np.stack(rows)
+        return self._rows[split]
+
+
+@functools.lru_cache(maxsize=None)
+def _fused(env_name: str, seed: int) -> _Fused:
+    return _Fused(env_name, seed)

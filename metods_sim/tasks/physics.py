@@ -37,8 +37,9 @@ from ..protocol import ProtocolError
 
 FUNCTIONS = ("mj_step", "mj_forward", "mj_rnePostConstraint", "mj_resetData", "mj_getState", "mj_setState")
 MODEL, STEP, FORWARD, RNE_POST, RESET, GET_STATE, SET_STATE = range(len(FUNCTIONS) + 1)
-ARRAYS = ("qpos", "qvel", "ctrl", "xpos", "cfrc_ext")
-DATA, QPOS, QVEL, CTRL, XPOS, CFRC_EXT = range(len(ARRAYS) + 1)
+ARRAYS = ("qpos", "qvel", "ctrl", "xpos", "cfrc_ext", "mocap_pos", "mocap_quat", "site_xpos", "geom_xmat")
+DATA, QPOS, QVEL, CTRL, XPOS, CFRC_EXT, MOCAP_POS, MOCAP_QUAT, SITE_XPOS, GEOM_XMAT = range(len(ARRAYS) + 1)
+MEMORY = 2   # floats a physics task keeps per agent beside its body (the Ant: its torso's last (x, y))
 
 
 class PhysicsError(ProtocolError):
@@ -72,6 +73,13 @@ def simulator(xml_path: str) -> Simulator:
         model = mujoco.MjModel.from_xml_path(xml_path)
     except (ValueError, OSError) as error:
         raise PhysicsError(f"{xml_path}: MuJoCo cannot load the model ({error})") from None
+    return simulator_for(model)
+
+
+def simulator_for(model) -> Simulator:
+    """One MjData per Numba thread for an MjModel built elsewhere (Meta-World edits its model after loading it:
+    the simulation must use that very model). Not cached: the caller keeps the Simulator."""
+    mujoco = mujoco_module()
     library = _library(mujoco)
     functions = [model._address] + [ctypes.cast(getattr(library, name), ctypes.c_void_p).value for name in FUNCTIONS]
     datas = tuple(mujoco.MjData(model) for _ in range(numba.config.NUMBA_NUM_THREADS))
@@ -146,6 +154,12 @@ def step(functions, mj, n):
     for _ in range(n):
         call(functions[STEP], functions[MODEL], mj[DATA])
     call(functions[RNE_POST], functions[MODEL], mj[DATA])
+
+
+@njit(inline="always", **FUSED)
+def forward(functions, mj):
+    """Positions and everything else mj_forward derives, for the thread's MjData as it stands."""
+    call(functions[FORWARD], functions[MODEL], mj[DATA])
 
 
 @njit(inline="always", **FUSED)
