@@ -20,8 +20,11 @@ def setup(agent="metods", **task_fields):
     return make_agent(spec["agent"], task), task
 
 
-def test_the_state_carries_across_rollouts_and_success_is_meta_worlds():
-    agent, task = setup(rollouts=2, rollout_steps=12)
+@pytest.mark.parametrize("env_name, engine", [("reach-v3", "physics"), ("push-v3", "physics"),
+                                              ("pick-place-v3", "stepped")])
+def test_the_state_carries_across_rollouts_and_everything_is_meta_worlds(env_name, engine):
+    agent, task = setup(env_name=env_name, rollouts=2, rollout_steps=12)
+    assert task.engine == engine
     rng = np.random.default_rng(0)
     episodes = draw_episodes(task, agent, rng, 2)
     genome = agent.initial(rng)
@@ -32,19 +35,46 @@ def test_the_state_carries_across_rollouts_and_success_is_meta_worlds():
     assert not np.allclose(out.W[0, T], out.W[0, 0])                      # ... the synapses do not
     assert not np.allclose(out.action[0, T], out.action[0, 0])
     env = task.environments(episodes.data[:1])[0]                         # replay in Meta-World itself
-    rewards, success = [], [0.0, 0.0]
+    observations, rewards, success = [], [], [0.0, 0.0]
     for r in range(2):
-        env.reset()
+        observations.append(env.reset()[0])
         for t in range(T):
-            _, reward, _, _, info = env.step(out.action[0, r * T + t])
+            obs, reward, _, _, info = env.step(out.action[0, r * T + t])
+            observations.append(obs)
             rewards.append(reward)
             success[r] = max(success[r], float(info["success"]))
-    np.testing.assert_allclose(out.reward[0], rewards, rtol=1e-12)
+    seen = np.delete(np.array(observations), [T, 2 * T + 1], axis=0)     # what the agent saw at each step
+    np.testing.assert_allclose(out.obs[0], seen, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out.reward[0], rewards, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(out.metrics[0, 0], success)
     assert out.returns[0, 0] == pytest.approx(sum(rewards))
     ds = evaluation_dataset(out, task)
     assert ds.eval_success.dims == ("episode", "rollout") and ds.eval_success_rate.shape == (2,)
     assert "success, by rollout: " in summary_text(ds)
+
+
+def test_the_fused_arm_reaches_its_goal_where_meta_worlds_does():
+    """Steer the fused reach's functions and Meta-World's environment with the same scripted actions (toward the
+    hidden target, which the row holds): the same observations and rewards, and success at the same steps."""
+    from metods_sim.tasks import sawyer
+
+    agent, task = setup(env_name="reach-v3", rollouts=1, rollout_steps=150)
+    episodes = draw_episodes(task, agent, np.random.default_rng(1), 1)
+    row, cfg, sim = episodes.data[0], task.config(), task.simulator()
+    target = row[sawyer.TARGET:sawyer.TARGET + 3]
+    body, memory, obs, metrics = np.zeros(task.state_size), np.zeros(2), np.zeros(39), np.zeros(1)
+    task.reset(cfg, row, sim.functions, sim.threads[0], body, memory, obs)
+    env = task.environments(episodes.data)[0]
+    np.testing.assert_allclose(obs, env.reset()[0], atol=1e-12)
+    success = []
+    for t in range(150):
+        action = np.append(np.clip((target - obs[:3]) * 20, -1, 1), 0.0)
+        expected, reward, _, _, info = env.step(action)
+        got, _ = task.step(cfg, row, sim.functions, sim.threads[0], body, memory, action, obs, metrics, t)
+        np.testing.assert_allclose(obs, expected, atol=1e-12)
+        assert got == pytest.approx(reward, abs=1e-12)
+        success.append(info["success"])
+    assert success[0] == 0.0 and max(success) == 1.0 and metrics[0] == 1.0
 
 
 def test_ml10_draws_its_environments_and_splits():
