@@ -5,22 +5,31 @@ differentiated (backpropagation through time over the W trajectory).
 Rows: B = P·E, row b runs member b // E on episode b % E (member 0's rows first), as in `rollout.rollout`.
 Actions come from the logits as in the fused kernel: argmax, or a sample drawn with the episode's uniform
 `episodes.noise[e, t]`, so a sampled run is reproducible and equal to the Numba one.
+
+A continuous task (a MuJoCo body, Meta-World) cannot be stepped from here: its physics runs inside its own
+rollout (`rollout.rollout` by task.engine; a body's: the fused kernel of `rollout_physics`). `collect` then plays
+the episodes with that rollout, recording every step, rebuilds the network's inputs x_t = [o_t, a_{t−1}, r_{t−1}]
+from the recording, and replays the twin over them (`replay`): the same numbers, with the twin's graph. Its policy
+is the kernels' Gaussian, clip(mean + exp(log_std) · ε, -1, 1) with ε = `episodes.noise[e, t]` (E, T, A).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from .agents.torch_twin import forward, torch_arrays
-from .rollout import _choose_all
+from .agents.torch_twin import forward, log_std, torch_arrays
+from .rollout import _choose_all, rollout
 from .tasks.batch import batched
 
 
 class Trajectory(NamedTuple):
-    """Over (T, B): x (T, B, d_in) the inputs to f; action (T, B) int64; reward (T, B); live (T, B) bool, the
-    step was taken; logits (T, B, A); value (T, B); v (T, B, N) and W (T, B, N, N) after each step, only with
+    """Over (T, B): x (T, B, d_in) the inputs to f; action (T, B) int64, or on a continuous task (T, B, A) the
+    Gaussian's sample before the clip to [-1, 1] (what the policy's log-probability is of; the task applied it
+    clipped); reward (T, B); live (T, B) bool, the step was taken; logits (T, B, A), out[:A] of the network (the
+    logits, or the Gaussian's mean); value (T, B); v (T, B, N) and W (T, B, N, N) after each step, only with
     keep=True. Tensors on the agent's device. returns (B,), metrics (B, M), steps (B,): numpy, as the task
     reports them."""
 
@@ -61,8 +70,15 @@ def advance(agent, arrays, W, x, live):
 
 
 def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=False) -> Trajectory:
-    """Run params (P, size) tensor on every episode, stepping the task in batches. Differentiable when params
-    require grad and grad mode is on."""
+    """Run params (P, size) tensor on every episode, stepping the task in batches (a continuous task: by its own
+    rollout, then `replay`; keep=True is for discrete tasks only, the fused rollout records a continuous task's
+    W and v). Differentiable when params require grad and grad mode is on: the network's outputs, not the
+    inputs it was given (the actions are samples, as in any policy gradient)."""
+    if task.continuous:
+        if keep:
+            raise ValueError("collect(keep=True) keeps the twin's v and W on discrete tasks only; "
+                             "rollout(..., record=E) records them on a continuous task")
+        return _collect_recorded(agent, task, params, episodes, greedy=greedy, device=device)
     params = params.reshape(-1, agent.layout.size)
     P, E, T, A = params.shape[0], episodes.data.shape[0], task.max_steps, task.n_actions
     B, dtype = P * E, params.dtype
@@ -98,9 +114,39 @@ def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=F
     return Trajectory(**stacked, returns=total, metrics=metrics, steps=stacked["live"].sum(0).cpu().numpy())
 
 
+def _collect_recorded(agent, task, params, episodes, *, greedy, device) -> Trajectory:
+    """`collect` on a continuous task: each member plays every episode in the task's rollout (`rollout.rollout`,
+    the agent sampling or greedy as asked), recording them all; the twin is replayed over the recorded inputs,
+    so its means and values are the ones the rollout acted on (float64: to rounding)."""
+    genomes = params.detach().reshape(-1, agent.layout.size).cpu().numpy().astype(np.float64)
+    acting = dataclasses.replace(agent, action="greedy" if greedy else "sample")
+    E, A, O = episodes.data.shape[0], task.n_actions, task.obs_size
+    runs = [rollout(acting, task, genome, episodes, record=E) for genome in genomes]
+    T = max(int(run.steps.max()) for run in runs)   # every episode ended by then
+    steps = np.concatenate([run.steps[0] for run in runs])
+    # x_t = [o_t, a_{t−1}, r_{t−1}] (zeros at t = 0), as the kernels build it, over (T, B, d_in)
+    x = np.zeros((T, steps.size, O + A + 1))
+    x[:, :, :O] = np.concatenate([run.obs[:, :T] for run in runs]).swapaxes(0, 1)
+    x[1:, :, O:O + A] = np.concatenate([run.action[:, :T - 1] for run in runs]).swapaxes(0, 1)
+    x[1:, :, O + A] = np.concatenate([run.reward[:, :T - 1] for run in runs]).T
+    reward = np.concatenate([run.reward[:, :T] for run in runs]).T
+    x, reward = (torch.as_tensor(a, dtype=params.dtype, device=device) for a in (x, reward))
+    live = torch.as_tensor(np.arange(T)[:, None] < steps[None, :], device=device)
+    mean, value, _ = replay(agent, params.to(device), episodes, x, live)
+    # the sample the rollout drew, before its clip: mean + σ ε (the mean itself when greedy)
+    noise = torch.as_tensor(np.tile(episodes.noise, (len(runs), 1, 1))[:, :T].swapaxes(0, 1), dtype=params.dtype,
+                            device=device)
+    sigma = torch.repeat_interleave(log_std(agent, params.to(device)).detach().exp(), E, dim=0)
+    action = mean.detach() if greedy else mean.detach() + sigma * noise
+    return Trajectory(x=x, action=action, reward=reward, live=live, logits=mean, value=value, v=None, W=None,
+                      returns=np.concatenate([run.returns[0] for run in runs]),
+                      metrics=np.concatenate([run.metrics[0] for run in runs]), steps=steps)
+
+
 def replay(agent, params, episodes, x, live, *, start=0, stop=None, W=None):
     """The network alone over recorded inputs x (T, B, d_in) and live (T, B), steps start..stop, from W (from the
-    episode start when None). Returns logits (t, B, A), value (t, B) and the W reached (to detach or carry on)."""
+    episode start when None). Returns logits (t, B, A) (a continuous task's: the Gaussian's mean), value (t, B)
+    and the W reached (to detach or carry on)."""
     params = params.reshape(-1, agent.layout.size)
     P, E = params.shape[0], episodes.data.shape[0]
     arrays = torch_arrays(agent, params)

@@ -55,9 +55,18 @@ def torch_arrays(agent, params: torch.Tensor) -> TwinArrays:
     )
 
 
+def log_std(agent, params: torch.Tensor):
+    """(P, n_actions) log standard deviations of a continuous task's Gaussian policy, a view of params keeping
+    the graph (`Agent.log_std` in NumPy); None without a log_std block (a discrete task: the policy is the
+    softmax of the logits)."""
+    params = params.reshape(-1, agent.layout.size)
+    return next((params[:, sl] for name, _, sl in agent.layout.slices() if name == "log_std"), None)
+
+
 def forward(a: TwinArrays, W, x, *, steps: int, write: str):
-    """One time step. W (B, N, N), x (B, d_in) = [o_t, one-hot a_{t−1}, r_{t−1}].
-    Returns logits (B, A), value (B,), v_S (B, N), W_t (B, N, N)."""
+    """One time step. W (B, N, N), x (B, d_in) = [o_t, one-hot a_{t−1} (a continuous task: the action vector),
+    r_{t−1}]. Returns logits (B, A) (a continuous task: the Gaussian's mean), value (B,), v_S (B, N),
+    W_t (B, N, N)."""
     v0 = tanh(matvec(a.f_weight, x) + a.f_bias)
     proj = {"vanilla": None, "linear": a.L, "mlp": (a.U1, a.U2)}[write]
     v, W = recursive_update(W, v0, a.alpha, a.kappa, a.beta, steps=steps, write=write, proj=proj)

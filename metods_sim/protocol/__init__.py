@@ -217,9 +217,6 @@ def _check_together(spec, where):
     if spec["agent"]["kind"] == "random" and spec["agent"]["action"] == "zero" and not continuous:
         raise ProtocolError(f"{where('agent.action')}: expected sample with task.kind {task['kind']} (zero is the "
                             f"motionless baseline of the MuJoCo tasks), got 'zero'")
-    if continuous and trainer["kind"] == "gradient":
-        raise ProtocolError(f"{where('trainer.kind')}: expected es with task.kind {task['kind']} (the gradient "
-                            f"trainer's twin acts on discrete actions), got gradient")
     if task["kind"] == "maze" and task["view"] % 2 == 0:
         raise ProtocolError(f"{where('task.view')}: expected an odd number (the window is centred on the agent), "
                             f"got {task['view']}")

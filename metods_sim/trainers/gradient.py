@@ -1,23 +1,30 @@
 """Meta-training by gradient, as the paper trained MetODS: on-policy actor-critic through the whole episode.
 
-One update: the PyTorch twin runs `episodes` fresh training episodes with actions sampled from its policy
-(no graph kept), and GAE turns their rewards and values into advantages. The network is then replayed over the
-recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0): each window's loss is
-backpropagated before the next one runs and W is detached between them, so memory holds one window of the W
-trajectory. Adam takes one step (a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the
-gradient norm. The parameters are evaluated on the validation episodes by the same fused Numba rollout as an ES
-centre, and the curve has the ES trainer's keys: the dataset is the same. The updates run in the loop every
-trainer shares (`loop.train_loop`), with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit;
-an update whose loss or gradient is not finite is not applied and stops the run (stopped_by: diverged), keeping
-the last finite parameters.
+One update: `episodes` fresh training episodes are played with actions sampled from the policy (no graph kept),
+and GAE turns their rewards and values into advantages. On a discrete task the PyTorch twin plays them, the task's
+Numba functions stepping each episode; on a continuous task (a MuJoCo body, Meta-World) the task's own rollout
+plays them (its physics cannot be stepped from torch) and records every step, and the twin is replayed over the
+recorded inputs for the means and values the rollout acted on (`rollout_torch.collect` does either). The network
+is then replayed over the recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0):
+each window's loss is backpropagated before the next one runs and W is detached between them, so memory holds
+one window of the W trajectory. The policy is the softmax of the logits on a discrete task, and on a continuous
+task the kernels' Gaussian: mean out[:A], the genome's learned log_std (which gets its gradient like every other
+block), its log-probability taken of the sample before the clip to [-1, 1] (`policy_terms`). Adam takes one step
+(a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the gradient norm. The parameters are
+evaluated on the validation episodes by the same fused Numba rollout as an ES centre, and the curve has the ES
+trainer's keys: the dataset is the same. The updates run in the loop every trainer shares (`loop.train_loop`),
+with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit; an update whose loss or gradient is not
+finite is not applied and stops the run (stopped_by: diverged), keeping the last finite parameters.
 """
 from __future__ import annotations
 
+import math
 import pickle
 
 import numpy as np
 import torch
 
+from ..agents import torch_twin
 from ..rollout import draw_episodes, rollout
 from ..rollout_torch import collect, replay
 from ..seeding import rng_for
@@ -38,6 +45,21 @@ def gae(reward, value, live, gamma: float, lam: float):
         running = (delta + gamma * lam * going_on * running) * live[t]
         advantages[t] = running
     return advantages, (advantages + value) * live
+
+
+def policy_terms(out, action, log_std=None):
+    """Log-probability of the actions taken and entropy of the policy, per step (T, B). Discrete (log_std None):
+    the softmax of the logits out (T, B, A), action (T, B) indices. Continuous: the diagonal Gaussian of mean out
+    (T, B, A) and log standard deviations log_std (broadcasting against it), action (T, B, A) the samples before
+    their clip to [-1, 1] (the clip is part of the task's step, not of the policy)."""
+    if log_std is None:
+        log_probs = torch.log_softmax(out, -1)
+        logp = log_probs.gather(-1, action[..., None])[..., 0]
+        return logp, -(log_probs.exp() * log_probs).sum(-1)
+    log_std = log_std.expand_as(out)
+    z = (action - out) * torch.exp(-log_std)
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    return (-0.5 * z ** 2 - log_std - half_log_2pi).sum(-1), (0.5 + half_log_2pi + log_std).sum(-1)
 
 
 class GradientTrainer:
@@ -113,7 +135,7 @@ class GradientTrainer:
             if t["normalize_advantages"]:
                 live = advantages[run.live]
                 advantages = (advantages - live.mean()) / (live.std() + 1e-8)
-            old = torch.log_softmax(run.logits, -1).gather(-1, run.action[..., None])[..., 0]
+            old, _ = policy_terms(run.logits, run.action, torch_twin.log_std(self.agent, params))
         for _ in range(t["ppo_epochs"] if t["algorithm"] == "ppo" else 1):
             optimizer.zero_grad()
             loss = self.backward(params, episodes, run, advantages, targets, old)
@@ -134,19 +156,17 @@ class GradientTrainer:
             logits, values, W = replay(self.agent, params, episodes, run.x, run.live, start=begin, stop=end, W=W)
             part = slice(begin, end)
             loss = self.loss(logits, values, run.action[part], run.live[part], advantages[part], targets[part],
-                             old_logp[part])
+                             old_logp[part], torch_twin.log_std(self.agent, params))
             (loss / n).backward()
             total = total + loss.detach() / n
             W = W.detach()
         return total
 
-    def loss(self, logits, values, action, live, advantages, targets, old_logp):
+    def loss(self, logits, values, action, live, advantages, targets, old_logp, log_std=None):
         """Summed over the live steps of a window: policy loss + value_coef · squared value error
-        − entropy · policy entropy."""
+        − entropy · policy entropy (`policy_terms`: log_std None on a discrete task)."""
         t = self.trainer
-        log_probs = torch.log_softmax(logits, -1)
-        logp = log_probs.gather(-1, action[..., None])[..., 0]
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
+        logp, entropy = policy_terms(logits, action, log_std)
         if t["algorithm"] == "ppo":
             ratio = torch.exp(logp - old_logp)
             clipped = torch.clamp(ratio, 1 - t["ppo_clip"], 1 + t["ppo_clip"])

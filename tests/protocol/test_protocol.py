@@ -80,6 +80,8 @@ BAD = [
     ("trainer: 3\n", r"p.yaml: trainer: expected a mapping of fields, got 3"),
     ("seed: -1\n", r"p.yaml: seed: expected an integer >= 0, got -1"),
     ("task: {kind: maze, view: 4}\n", r"p.yaml: task.view: expected an odd number"),
+    ("task: {kind: cheetah_dir}\ntrainer: {kind: gradient}\nagent: {kind: rl2}\n",
+     r"p.yaml: trainer.kind: expected es with agent.kind rl2 \(the gradient trainer differentiates MetODS's"),
     ("sweep: {agent.stepz: [1, 2]}\n", r"p.yaml: sweep: agent.stepz: unknown key .*\(did you mean steps\?\)"),
     ("sweep: {agent.steps: [1, 0]}\n", r"p.yaml: sweep: agent.steps: expected an integer >= 1, got 0"),
     ("sweep: {agent.steps: 2}\n", r"p.yaml: sweep.agent.steps: expected a non-empty list of values, got 2"),
@@ -95,6 +97,14 @@ def test_bad_input_is_one_line_naming_file_key_and_expectation(tmp_path, text, m
     with pytest.raises(ProtocolError, match=message) as info:
         load(write(tmp_path, text))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["ant_dir", "cheetah_dir", "cheetah_vel"])
+def test_the_gradient_trainer_takes_a_continuous_task(tmp_path, kind):
+    spec = load(write(tmp_path, f"task: {{kind: {kind}}}\ntrainer: {{kind: gradient, episodes: 16}}\n"))
+    assert (spec["task"]["kind"], spec["trainer"]["kind"], spec["trainer"]["episodes"]) == (kind, "gradient", 16)
+    cheetah = load(ROOT / "protocols" / "cheetah_dir.yaml", ["trainer={kind: gradient}"])
+    assert cheetah["trainer"] == defaults(task="cheetah_dir", trainer="gradient")["trainer"]
 
 
 def test_missing_file(tmp_path):

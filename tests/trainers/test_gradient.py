@@ -172,3 +172,109 @@ def test_an_update_whose_loss_is_not_finite_stops_training_and_keeps_the_last_fi
     np.testing.assert_array_equal(result.center, initial)   # the step from a NaN gradient was not taken
     assert np.isfinite(result.curve["fitness_mean"]).all()   # the episodes themselves were played
     assert trainer.train(state=saved[1]).generations == 1   # nothing left to resume
+
+
+# ---- a continuous task: the episodes are played by the task's own rollout, the twin replays them ----
+
+CONTINUOUS = {"cheetah_dir": {"horizon": 20},
+              # random torques topple the Ant: episodes end early, at different steps
+              "ant_dir": {"horizon": 60, "contact_obs": False}}
+
+
+def build_continuous(task="cheetah_dir", agent=None, **trainer):
+    spec = defaults(task=task, trainer="gradient")
+    spec["task"].update(CONTINUOUS[task])
+    spec["agent"].update({"neurons": 6, "steps": 2, "dtype": "float64", **(agent or {})})
+    spec["trainer"].update({"episodes": 4, "eval_every": 1, "eval_episodes": 4, "updates": 3, **trainer})
+    task_ = make_task(spec["task"])
+    agent_ = make_agent(spec["agent"], task_)
+    return GradientTrainer(spec["trainer"], task_, agent_, seed=0), agent_
+
+
+@pytest.mark.parametrize("kind,greedy", [("cheetah_dir", False), ("cheetah_dir", True), ("ant_dir", False)])
+def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, rng):
+    """float64: the replayed values and means are the ones the kernel acted on, for every member's rows."""
+    import dataclasses
+
+    from metods_sim.agents.torch_twin import log_std
+    from metods_sim.rollout import rollout
+    from metods_sim.rollout_torch import collect
+    from metods_sim.trainers.gradient import policy_terms
+
+    trainer, agent = build_continuous(kind)
+    task, P, E, A, O = trainer.task, 2, 3, trainer.task.n_actions, trainer.task.obs_size
+    genomes = agent.initial(rng) + rng.normal(0, 0.1, (P, agent.layout.size))
+    genomes[:, agent.layout.names() == "log_std"] = rng.normal(-0.5, 0.3, (P, A))   # σ differs per member, action
+    episodes = draw_episodes(task, agent, rng, E)
+    run = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=greedy)
+    acting = dataclasses.replace(agent, action="greedy" if greedy else "sample")
+    T = run.x.shape[0]
+    for p in range(P):
+        fused = rollout(acting, task, genomes[p], episodes, record=E)
+        rows = slice(p * E, (p + 1) * E)
+        live = run.live[:, rows].T.numpy()                       # (episode, time)
+        np.testing.assert_array_equal(run.steps[rows], fused.steps[0])
+        np.testing.assert_array_equal(live.sum(1), fused.steps[0])
+        np.testing.assert_array_equal(run.returns[rows], fused.returns[0])
+        np.testing.assert_array_equal(run.metrics[rows], fused.metrics[0])
+        value = run.value[:, rows].T.numpy()
+        np.testing.assert_allclose(value[live], fused.value[:, :T][live], atol=1e-10, rtol=0)
+        applied = torch.clamp(run.action[:, rows], -1, 1).transpose(0, 1).numpy()
+        np.testing.assert_allclose(applied[live], fused.action[:, :T][live], atol=1e-10, rtol=0)
+        # what the agent was shown: the observation, then the previous step's applied action and reward
+        x = run.x[:, rows].transpose(0, 1).numpy()
+        np.testing.assert_array_equal(x[:, :, :O][live], fused.obs[:, :T][live])
+        np.testing.assert_array_equal(x[:, 0, O:], 0.0)
+        np.testing.assert_array_equal(x[:, 1:, O:O + A][live[:, 1:]], fused.action[:, :T - 1][live[:, 1:]])
+        np.testing.assert_array_equal(x[:, 1:, O + A][live[:, 1:]], fused.reward[:, :T - 1][live[:, 1:]])
+        assert np.abs(fused.action[:, :T][live]).max() > 0.05    # the policy really acted
+    if not greedy:
+        # the log-probability of a sample taken at the parameters that drew it is the density of its ε
+        old, entropy = policy_terms(run.logits, run.action, torch.repeat_interleave(
+            log_std(agent, torch.as_tensor(genomes)), E, dim=0))
+        noise = torch.as_tensor(np.tile(episodes.noise, (P, 1, 1))[:, :T].swapaxes(0, 1))
+        sigma = torch.repeat_interleave(torch.as_tensor(genomes[:, agent.layout.names() == "log_std"]), E, dim=0)
+        expected = torch.distributions.Normal(0.0, 1.0).log_prob(noise).sum(-1) - sigma.sum(-1)
+        torch.testing.assert_close(old[run.live], expected[run.live])
+        torch.testing.assert_close(entropy[0], torch.distributions.Normal(0.0, sigma.exp()).entropy().sum(-1))
+    if kind == "ant_dir":
+        assert (run.steps < task.horizon).any() and len(set(run.steps)) > 1, run.steps
+
+
+def test_on_a_continuous_task_the_update_gradient_is_autograd_and_reaches_log_std():
+    """Against a plain Gaussian loss (torch.distributions) written on collect()'s graph: a2c, no normalisation."""
+    from metods_sim.rollout_torch import collect
+
+    trainer, agent = build_continuous(normalize_advantages=False, entropy=0.05, value_coef=0.3)
+    grad = gradient_of_one_update(trainer, agent, 0)
+    params = torch.tensor(agent.initial(rng_for(0, "init")), requires_grad=True)
+    episodes = draw_episodes(trainer.task, agent, rng_for(0, "train", 0), 4)
+    run = collect(agent, trainer.task, params, episodes, greedy=False)
+    t = trainer.trainer
+    adv, target = gae(run.reward, run.value.detach(), run.live, t["gamma"], t["gae_lambda"])
+    names = agent.layout.names()
+    policy = torch.distributions.Normal(run.logits, params[torch.as_tensor(names == "log_std")].exp())
+    logp, entropy = policy.log_prob(run.action).sum(-1), policy.entropy().sum(-1)
+    per_step = -logp * adv + 0.3 * (run.value - target) ** 2 - 0.05 * entropy
+    (per_step[run.live].sum() / run.live.sum()).backward()
+    np.testing.assert_allclose(grad.numpy(), params.grad.numpy(), rtol=1e-8, atol=1e-12)
+    grads = agent.layout.unpack(grad.numpy())
+    for name in ("f.weight", "g.weight", "alpha", "kappa", "beta", "proj", "log_std"):
+        assert np.abs(grads[name]).max() > 0, name
+    # windows covering the episode give the same gradient
+    np.testing.assert_allclose(gradient_of_one_update(trainer, agent, trainer.task.max_steps).numpy(), grad.numpy(),
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("changes", [{"algorithm": "a2c"}, {"algorithm": "ppo", "ppo_epochs": 2, "bptt": 7}])
+def test_on_a_continuous_task_every_variant_trains_the_gaussian_policy(changes):
+    trainer, agent = build_continuous(agent={"dtype": "float32"}, **changes)
+    initial = agent.initial(rng_for(0, "init"))
+    seen = []
+    result = trainer.train(initial, on_generation=lambda i, s, r: seen.append(s))
+    assert len(seen) == 3 and not result.interrupted and result.stopped_by == "generations"
+    assert result.curve["diverged"] == [0, 0, 0] and np.all(np.isfinite(result.curve["center_return"]))
+    assert result.curve["env_steps"] == [80, 160, 240]   # 4 episodes of 20 steps per update
+    moved = agent.layout.unpack(result.center - initial)
+    for name in ("f.weight", "g.weight", "kappa", "beta", "log_std"):
+        assert np.abs(moved[name]).max() > 1e-4, name
