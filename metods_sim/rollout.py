@@ -234,7 +234,7 @@ def _make_kernel(fingerprint):
             raise ValueError(fingerprint)  # makes the fingerprint part of the cache key
         agents = P * E                    # agent k runs member k // E on episode k % E
         for block in prange((agents + LANES - 1) // LANES):
-            member, episode, done = _block_lanes(block, agents, E)
+            member, episode, done = _block_lanes(block, agents, E, LANES)
             state = agent_prepare(arrays, member, episode, agent_noise)
             x = np.zeros((obs_size + A + 1, LANES), dt)
             out = np.empty((A + 1, LANES), dt)
@@ -281,16 +281,17 @@ def _make_kernel(fingerprint):
 
 
 @njit(inline="always", **JIT)
-def _block_lanes(block, agents, E):
-    """member, episode (int64) and done (bool) of the LANES lanes of a block: agent k = block·LANES + lane runs
-    member k // E on episode k % E; padding lanes past the last agent repeat it and start done (never step)."""
+def _block_lanes(block, agents, E, per_block):
+    """member, episode (int64) and done (bool) of the LANES lanes of a block holding per_block ≤ LANES agents:
+    agent k = block·per_block + lane runs member k // E on episode k % E; padding lanes (past per_block or the
+    last agent) repeat an agent and start done (never step)."""
     member = np.empty(LANES, np.int64)
     episode = np.empty(LANES, np.int64)
     done = np.empty(LANES, np.bool_)
     for lane in range(LANES):
-        k = min(block * LANES + lane, agents - 1)
+        k = min(block * per_block + min(lane, per_block - 1), agents - 1)
         member[lane], episode[lane] = k // E, k % E
-        done[lane] = block * LANES + lane >= agents
+        done[lane] = lane >= per_block or block * per_block + lane >= agents
     return member, episode, done
 
 

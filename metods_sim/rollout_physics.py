@@ -1,9 +1,9 @@
 """Rollouts on MuJoCo bodies: physics and network in one Numba call, parallel over population × episodes.
 
 The contract and the result are `metods_sim.rollout`'s (`rollout` sends a continuous task here). The agents run in
-blocks of LANES as there; between two network steps of a block, each live lane's body takes its physics step
-through MuJoCo's C functions called from the kernel (`metods_sim.tasks.physics`), in the MjData of the thread
-running the block. Everything is allocated per block before the time loop; no Python runs per member or per
+blocks of LANES as there (fewer agents than threads × LANES: part-filled blocks, one per thread); between two
+network steps of a block, each live lane's body takes its physics step through MuJoCo's C functions called from
+the kernel (`metods_sim.tasks.physics`), in the MjData of the thread running the block. Everything is allocated per block before the time loop; no Python runs per member or per
 step.
 
 The policy is a Gaussian: action = clip(mean + exp(log_std) · ε, -1, 1), mean = out[:A] of the network, ε the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import get_thread_id, prange
 
@@ -33,7 +34,10 @@ def rollout_physics(agent, task, params, episodes, *, record: int = 0) -> Rollou
     rec = _recording(agent, task, min(record, E), dtype)
     sim = task.simulator()
     kernel = _kernel_for(type(task), type(agent), _make_kernel)
-    kernel(tuple(arrays), P, agent.action != "sample", task.config(), np.ascontiguousarray(episodes.data),
+    # few agents (a Meta-World population: 16) spread over the threads in part-filled blocks: the bodies' physics,
+    # not the 64-lane network step, is the cost here
+    per_block = max(1, min(LANES, -(-P * E // numba.get_num_threads())))
+    kernel(tuple(arrays), P, per_block, agent.action != "sample", task.config(), np.ascontiguousarray(episodes.data),
            np.ascontiguousarray(episodes.noise), np.ascontiguousarray(episodes.agent_noise, dtype=dtype),
            agent.log_std(params), sim.functions, sim.threads, T, sim.state_size, task.obs_size, task.n_actions,
            returns, metrics, steps, diverged, *rec)
@@ -44,7 +48,7 @@ def _make_kernel(fingerprint):
     """The kernel's Python function, with free names task_reset, task_step, agent_prepare, agent_act,
     agent_finite, agent_record bound by `rollout._kernel_for`."""
 
-    def kernel(arrays, P, greedy, cfg, data, noise, agent_noise, log_std, functions, threads, T, state_size,
+    def kernel(arrays, P, per_block, greedy, cfg, data, noise, agent_noise, log_std, functions, threads, T, state_size,
                obs_size, A, returns, metrics, n_steps, diverged, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
         E = data.shape[0]
         R = rec_a.shape[0]
@@ -52,8 +56,8 @@ def _make_kernel(fingerprint):
         if T < 0:
             raise ValueError(fingerprint)  # makes the fingerprint part of the cache key
         agents = P * E                    # agent k runs member k // E on episode k % E
-        for block in prange((agents + LANES - 1) // LANES):
-            member, episode, done = _block_lanes(block, agents, E)
+        for block in prange((agents + per_block - 1) // per_block):
+            member, episode, done = _block_lanes(block, agents, E, per_block)
             state = agent_prepare(arrays, member, episode, agent_noise)
             x = np.zeros((obs_size + A + 1, LANES), dt)
             out = np.empty((A + 1, LANES), dt)
@@ -102,7 +106,7 @@ def _make_kernel(fingerprint):
                         x[obs_size + i, lane] = action[i]
                     x[obs_size + A, lane] = r
                 t += 1
-            for lane in range(min(LANES, agents - block * LANES)):
+            for lane in range(min(per_block, agents - block * per_block)):
                 returns[member[lane], episode[lane]] = total[lane]
                 n_steps[member[lane], episode[lane]] = taken[lane]
                 diverged[member[lane], episode[lane]] = bad[lane] if done[lane] else not agent_finite(state, lane)
