@@ -119,8 +119,8 @@ class MetaWorld(Task):
         if self.engine == "stepped":
             return np.zeros(0)
         fused = _fused(self.env_name, self.benchmark_seed)
-        return sawyer.config_vector(fused.env, rollouts=self.rollouts, rollout_steps=self.rollout_steps,
-                                    state_spec=fused.simulator.state_spec)
+        return sawyer.config_vector(self.env_name, fused.env, rollouts=self.rollouts,
+                                    rollout_steps=self.rollout_steps, state_spec=fused.simulator.state_spec)
 
     def sample(self, rng, episodes):
         """(E, D): the index of each episode's task in the split's task list, drawn uniformly, then (fused engine)

@@ -31,10 +31,11 @@ from ..plasticity.jit import FUSED
 from . import physics
 from .physics import CTRL, GEOM_XMAT, MOCAP_POS, MOCAP_QUAT, SITE_XPOS, XPOS, doubles
 
-FUSED_ENVIRONMENTS = ("reach-v3", "push-v3")
 REACH, PUSH = range(2)
+REWARDS = {"reach-v3": REACH, "push-v3": PUSH}   # the ML1 environments this module steps, and their rewards
+FUSED_ENVIRONMENTS = tuple(REWARDS)
 
-# the config vector (`Sawyer.config`)
+# the config vector (`config_vector`, via `MetaWorld.config`)
 _SLOTS = ("frame_skip", "action_scale", "state_spec", "rollouts", "rollout_steps", "reward", "nbody", "nsite",
           "ngeom", "hand", "rightclaw", "leftclaw", "obj", "leftpad", "rightpad", "right_effector",
           "left_effector", "obj_geom")
@@ -49,15 +50,16 @@ FRAME = 18         # floats of one frame of the observation
 TARGET_RADIUS = 0.05
 
 
-def config_vector(env, *, rollouts: int, rollout_steps: int, state_spec: int) -> np.ndarray:
-    """The config vector for Meta-World environment `env` (any task set: only its constants are read)."""
-    model, name = env.model, env.__class__.__name__
+def config_vector(env_name: str, env, *, rollouts: int, rollout_steps: int, state_spec: int) -> np.ndarray:
+    """The config vector for Meta-World environment `env` of ML1's env_name (any task set: only its constants
+    are read)."""
+    model = env.model
     ids = dict(hand=("body", "hand"), rightclaw=("body", "rightclaw"), leftclaw=("body", "leftclaw"),
                obj=("body", "obj"), leftpad=("body", "leftpad"), rightpad=("body", "rightpad"),
                right_effector=("site", "rightEndEffector"), left_effector=("site", "leftEndEffector"),
                obj_geom=("geom", "objGeom"))
     slots = dict(frame_skip=env.frame_skip, action_scale=env.action_scale, state_spec=state_spec,
-                 rollouts=rollouts, rollout_steps=rollout_steps, reward=PUSH if "Push" in name else REACH,
+                 rollouts=rollouts, rollout_steps=rollout_steps, reward=REWARDS[env_name],
                  nbody=model.nbody, nsite=model.nsite, ngeom=model.ngeom,
                  **{slot: getattr(model, kind)(obj).id for slot, (kind, obj) in ids.items()})
     space = env._HAND_SPACE
