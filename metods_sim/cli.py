@@ -47,8 +47,9 @@ trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow),
 protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir.yaml,
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World
-ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient) and protocols/ml10.yaml. A protocol with a `sweep` section runs each
-variant × seed in DIR/NN-variant/seed-N/ and gathers them into DIR/results.nc over (variant, seed)."""
+ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient) and protocols/ml10.yaml. A
+protocol with a `sweep` section runs each variant × seed in DIR/NN-variant/seed-N/ and gathers them into
+DIR/results.nc over (variant, seed)."""
 
 EPILOG = """\
 examples:

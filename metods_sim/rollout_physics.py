@@ -3,8 +3,8 @@
 The contract and the result are `metods_sim.rollout`'s (`rollout` sends a continuous task here). The agents run in
 blocks of LANES as there (fewer agents than threads × LANES: part-filled blocks, one per thread); between two
 network steps of a block, each live lane's body takes its physics step through MuJoCo's C functions called from
-the kernel (`metods_sim.tasks.physics`), in the MjData of the thread running the block. Everything is allocated per block before the time loop; no Python runs per member or per
-step.
+the kernel (`metods_sim.tasks.physics`), in the MjData of the thread running the block. Everything is allocated
+per block before the time loop; no Python runs per member or per step.
 
 The policy is a Gaussian: action = clip(mean + exp(log_std) · ε, -1, 1), mean = out[:A] of the network, ε the
 episode's standard normals (`Episodes.noise`, (E, T, A)); greedy: action = clip(mean, -1, 1). The agent sees its
