@@ -128,7 +128,7 @@ class MetaWorld(Task):
         index = rng.integers(0, len(self._tasks()[1]), episodes)
         if self.engine == "stepped":
             return index[:, None].astype(np.float64)
-        return _fused(self.env_name, self.benchmark_seed).rows(self.split)[index]
+        return _fused(self.env_name, self.benchmark_seed).rows(self.split, self._tasks()[1])[index]
 
     def episode_stats(self, metrics):
         return {"success_rate": metrics.mean(axis=-1), "final_success": metrics[..., -1]}
@@ -165,9 +165,9 @@ class _Fused:
         self.simulator = physics.simulator_for(self.env.model)
         self._rows = {}
 
-    def rows(self, split: str) -> np.ndarray:
+    def rows(self, split: str, tasks) -> np.ndarray:
+        """(len(tasks), D) the rows of `tasks`, the split's task list (kept per split)."""
         if split not in self._rows:
-            tasks = self.benchmark.train_tasks if split == "train" else self.benchmark.test_tasks
             rows = []
             for index, task in enumerate(tasks):
                 self.env.set_task(task)
