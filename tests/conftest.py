@@ -15,7 +15,7 @@ def pytest_configure(config):
     run with SIGINT ignored, a child inherits that, and a training loop rightly leaves an ignored signal ignored."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     # one intra-op thread per test process: beside pytest-xdist's other worker on 2 cores, the twin's small matrix
-    # products otherwise wait on a second MKL thread (a gradient update 25-50 s instead of about 1.5 s)
+    # products otherwise wait on a second MKL thread, many times slower
     import torch
 
     torch.set_num_threads(1)
