@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+import yaml
 
 
 def correct_by_trial(ds: xr.Dataset) -> xr.DataArray:
@@ -63,13 +64,25 @@ def sweep_text(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+def iterations_name(ds: xr.Dataset) -> str:
+    """What one step of the dataset's generation axis is: an ES generation or a gradient update (the stored
+    protocol's trainer.kind); generations when the dataset holds no protocol."""
+    try:
+        kind = yaml.safe_load(ds.attrs["protocol"])["trainer"]["kind"]
+    except (KeyError, TypeError, yaml.YAMLError):
+        return "generations"
+    from ..trainers import TRAINERS
+
+    return TRAINERS[kind].ITERATIONS if kind in TRAINERS else "generations"
+
+
 def summary_text(ds: xr.Dataset) -> str:
     if "variant" in ds.dims:
         return sweep_text(ds)
     s = summary(ds)
     lines = [f"status: {s['status']}"]
     if "generations" in s:
-        lines.append(f"training: {s['generations']} generations, {s['env_steps']:,} environment steps, "
+        lines.append(f"training: {s['generations']} {iterations_name(ds)}, {s['env_steps']:,} environment steps, "
                      f"{s['wall_time'] / 60:.1f} min")
     if "return_mean" in s:
         line = f"held-out return: {s['return_mean']:.3f} ± {s['return_sem']:.3f} (s.e.m.) over {s['episodes']} episodes"

@@ -33,3 +33,9 @@ def test_summary(ds):
     assert s["generations"] == 2 and s["env_steps"] == 30 and s["wall_time"] == 120.0
     text = summary_text(ds)
     assert "2.500" in text and "50.0% of the optimum 5.00" in text and "83.3%" in text and "2.0 min" in text
+
+
+def test_a_gradient_run_counts_updates(ds):
+    assert "training: 2 generations," in summary_text(ds)
+    ds.attrs["protocol"] = "trainer: {kind: gradient}"
+    assert "training: 2 updates," in summary_text(ds)
