@@ -212,7 +212,11 @@ def _impair(argv) -> int:
                                 description="Evaluate a trained agent of a MuJoCo task with each actuator frozen in "
                                             "turn (zero torque, --set task.impair.frozen=[k]) and without, on the "
                                             "same fresh episodes; print the return retained per actuator "
-                                            "(impaired / unimpaired mean return) and its mean.")
+                                            "(impaired / unimpaired mean return) and its mean, and the share of "
+                                            "the gain over a motionless body (zero action) retained, "
+                                            "(impaired - motionless) / (unimpaired - motionless), which still "
+                                            "reads right where standing still earns a survival bonus or returns "
+                                            "are negative.")
     _stored_agent_arguments(p)
     p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
     args = p.parse_args(argv)

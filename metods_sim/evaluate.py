@@ -29,6 +29,8 @@ def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0,
     brain = make_agent(spec["agent"], task)
     which = agent or spec["evaluation"]["agent"]
     genome = ds[f"{which}_params"].values
+    if brain.layout.size == 0:   # a parameter-free baseline put in by --set agent=...: the stored genome is not its
+        genome = genome[:0]
     if genome.size != brain.layout.size:
         raise ProtocolError(f"{path}: the stored agent has {genome.size} parameters but the changed task needs "
                             f"{brain.layout.size}; only change task fields that keep the observation and actions")

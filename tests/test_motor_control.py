@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from metods_sim.impairment import impairment
+from metods_sim.evaluate import evaluate
+from metods_sim.impairment import impairment, impairment_text
 from metods_sim.protocol import load
 from metods_sim.results import load as load_results
 from metods_sim.run import run
@@ -44,6 +45,12 @@ def test_the_impairment_table_freezes_each_actuator_in_turn(cheetah_run):
     np.testing.assert_allclose(table.retained, table.impaired_return.mean("episode") / table.unimpaired_return.mean())
     assert float(table.retained_mean) == pytest.approx(float(table.retained.mean()))
     assert np.ptp(table.impaired_return.mean("episode").values) > 0      # each actuator matters differently
+    all_frozen = evaluate(cheetah_run, episodes=2, overrides=["task.impair.frozen=[0, 1, 2, 3, 4, 5]"])
+    np.testing.assert_allclose(table.motionless_return, all_frozen.eval_return, rtol=1e-12)
+    gain = (table.impaired_return.mean("episode") - table.motionless_return.mean()) / (
+        table.unimpaired_return.mean() - table.motionless_return.mean())
+    np.testing.assert_allclose(table.retained_gain, gain)
+    assert "retained gain over motionless" in impairment_text(table)
     out = cli("evaluate", cheetah_run, "--episodes", "2", "--set", "task.impair.frozen=[6]")
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
     assert "--set task.impair.frozen=[6]: expected a list of actuator indices in 0..5 (cheetah_dir has 6 " \
