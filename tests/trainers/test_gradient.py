@@ -72,23 +72,31 @@ def test_windowed_backward_is_the_full_gradient_only_when_the_window_covers_the_
     assert not np.allclose(truncated.numpy()[rule], full.numpy()[rule])
 
 
-def test_the_update_gradient_is_autograd_through_the_collected_episode():
-    """Against a plain loss written directly on collect()'s graph (a2c, no normalisation)."""
+def plain_loss_gradient(trainer, agent, policy):
+    """The gradient of an a2c loss (value weight 0.3, entropy 0.05, no normalisation) written directly on
+    collect()'s graph of the first update's episodes; policy(run, params) gives the log-probability of the
+    actions taken and the entropy, per step."""
     from metods_sim.rollout_torch import collect
 
-    trainer, agent = build(normalize_advantages=False, entropy=0.05, value_coef=0.3)
-    grad = gradient_of_one_update(trainer, agent, 0)
     params = torch.tensor(agent.initial(rng_for(0, "init")), requires_grad=True)
     episodes = draw_episodes(trainer.task, agent, rng_for(0, "train", 0), 4)
     run = collect(agent, trainer.task, params, episodes, greedy=False)
     t = trainer.trainer
     adv, target = gae(run.reward, run.value.detach(), run.live, t["gamma"], t["gae_lambda"])
-    logp_all = torch.log_softmax(run.logits, -1)
-    logp = logp_all.gather(-1, run.action[..., None])[..., 0]
-    entropy = -(logp_all.exp() * logp_all).sum(-1)
+    logp, entropy = policy(run, params)
     per_step = -logp * adv + 0.3 * (run.value - target) ** 2 - 0.05 * entropy
     (per_step[run.live].sum() / run.live.sum()).backward()
-    np.testing.assert_allclose(grad.numpy(), params.grad.numpy(), rtol=1e-8, atol=1e-12)
+    return params.grad.numpy()
+
+
+def test_the_update_gradient_is_autograd_through_the_collected_episode():
+    def softmax(run, params):
+        logp_all = torch.log_softmax(run.logits, -1)
+        return logp_all.gather(-1, run.action[..., None])[..., 0], -(logp_all.exp() * logp_all).sum(-1)
+
+    trainer, agent = build(normalize_advantages=False, entropy=0.05, value_coef=0.3)
+    grad = gradient_of_one_update(trainer, agent, 0)
+    np.testing.assert_allclose(grad.numpy(), plain_loss_gradient(trainer, agent, softmax), rtol=1e-8, atol=1e-12)
 
 
 @pytest.mark.parametrize("changes", [{"algorithm": "a2c"}, {"algorithm": "ppo", "ppo_epochs": 2},
@@ -242,22 +250,16 @@ def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, 
 
 
 def test_on_a_continuous_task_the_update_gradient_is_autograd_and_reaches_log_std():
-    """Against a plain Gaussian loss (torch.distributions) written on collect()'s graph: a2c, no normalisation."""
-    from metods_sim.rollout_torch import collect
-
+    """Against a plain Gaussian loss (torch.distributions)."""
     trainer, agent = build_continuous(normalize_advantages=False, entropy=0.05, value_coef=0.3)
-    grad = gradient_of_one_update(trainer, agent, 0)
-    params = torch.tensor(agent.initial(rng_for(0, "init")), requires_grad=True)
-    episodes = draw_episodes(trainer.task, agent, rng_for(0, "train", 0), 4)
-    run = collect(agent, trainer.task, params, episodes, greedy=False)
-    t = trainer.trainer
-    adv, target = gae(run.reward, run.value.detach(), run.live, t["gamma"], t["gae_lambda"])
     names = agent.layout.names()
-    policy = torch.distributions.Normal(run.logits, params[torch.as_tensor(names == "log_std")].exp())
-    logp, entropy = policy.log_prob(run.action).sum(-1), policy.entropy().sum(-1)
-    per_step = -logp * adv + 0.3 * (run.value - target) ** 2 - 0.05 * entropy
-    (per_step[run.live].sum() / run.live.sum()).backward()
-    np.testing.assert_allclose(grad.numpy(), params.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+    def gaussian(run, params):
+        policy = torch.distributions.Normal(run.logits, params[torch.as_tensor(names == "log_std")].exp())
+        return policy.log_prob(run.action).sum(-1), policy.entropy().sum(-1)
+
+    grad = gradient_of_one_update(trainer, agent, 0)
+    np.testing.assert_allclose(grad.numpy(), plain_loss_gradient(trainer, agent, gaussian), rtol=1e-8, atol=1e-12)
     grads = agent.layout.unpack(grad.numpy())
     for name in ("f.weight", "g.weight", "alpha", "kappa", "beta", "proj", "log_std"):
         assert np.abs(grads[name]).max() > 0, name
