@@ -48,28 +48,27 @@ def test_twin_equals_the_fused_numba_rollout_in_float64(write, S, action, rng):
     assert np.abs(fused.W[:, :T][live]).max() > 1e-3      # W really was written
 
 
+def twin_W_is_the_kernels(task, agent, rng):
+    """2 genomes × 3 episodes run fused and by the twin; asserts their W agree at every live step of member 0 and
+    returns (fused, twin, that W (episode, time, post, pre) and its live mask)."""
+    genomes = genomes_for(agent, rng, 2)
+    episodes = draw_episodes(task, agent, rng, 3)
+    fused = rollout(agent, task, genomes, episodes, record=3)
+    twin = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=True, keep=True)
+    live = twin.live[:, :3].T.numpy()
+    W = twin.W[:, :3].transpose(0, 1).numpy()
+    np.testing.assert_allclose(W[live], fused.W[:, :live.shape[1]][live], atol=1e-8, rtol=0)
+    return fused, twin, W, live
+
+
 @pytest.mark.parametrize("changes", [{"agent.W0": "learned", "agent.plasticity": "none"},
                                      {"agent.W0": "sampled"}])
 def test_twin_reads_every_genome_block_like_the_kernels(changes, rng):
-    task, agent = setup("harlow_simple", **changes)
-    genomes = genomes_for(agent, rng, 2)
-    episodes = draw_episodes(task, agent, rng, 3)
-    fused = rollout(agent, task, genomes, episodes, record=3)
-    twin = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=True, keep=True)
-    live = twin.live[:, :3].T.numpy()
-    W = twin.W[:, :3].transpose(0, 1).numpy()
-    np.testing.assert_allclose(W[live], fused.W[:, :live.shape[1]][live], atol=1e-8, rtol=0)
+    twin_W_is_the_kernels(*setup("harlow_simple", **changes), rng)
 
 
 def test_twin_clips_W_like_the_kernels(rng):
-    task, agent = setup(**{"agent.W_clip": 0.02, "agent.neurons": 12})
-    genomes = genomes_for(agent, rng, 2)
-    episodes = draw_episodes(task, agent, rng, 3)
-    fused = rollout(agent, task, genomes, episodes, record=3)
-    twin = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=True, keep=True)
-    live = twin.live[:, :3].T.numpy()
-    W = twin.W[:, :3].transpose(0, 1).numpy()
-    np.testing.assert_allclose(W[live], fused.W[:, :live.shape[1]][live], atol=1e-8, rtol=0)
+    fused, twin, W, live = twin_W_is_the_kernels(*setup(**{"agent.W_clip": 0.02, "agent.neurons": 12}), rng)
     np.testing.assert_allclose(twin.returns.reshape(2, 3), fused.returns, atol=1e-8, rtol=0)
     assert np.abs(W[live]).max() == pytest.approx(0.02)   # the bound was reached, so the clip was exercised
 
