@@ -20,11 +20,9 @@ import numba
 import numpy as np
 from mujoco import rollout as mj_rollout
 
-from metods_sim.agents import make_agent
 from metods_sim.protocol import load
-from metods_sim.rollout import draw_episodes, rollout
-from metods_sim.tasks import make_task
-from rollout_speed import interleaved   # this folder: one timer for every benchmark
+from metods_sim.rollout import rollout
+from rollout_speed import interleaved, population   # this folder: one timer for every benchmark
 
 
 def start_states(task, rows):
@@ -48,12 +46,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     spec = load(args.protocol)
-    task = make_task(spec["task"])
-    agent = make_agent(spec["agent"], task)
-    rng = np.random.default_rng(0)
-    genomes = agent.initial(rng) + rng.normal(0, spec["trainer"]["stdev_init"], (args.members, agent.layout.size))
-    episodes = draw_episodes(task, agent, rng, args.episodes)
-    rollout(agent, task, genomes[:1], episodes)                       # compile (or load the cached kernel)
+    task, agent, genomes, episodes = population(spec, args.members, args.episodes)
 
     sim, threads = task.simulator(), numba.get_num_threads()
     B, T = args.members * args.episodes, task.horizon * task.frame_skip

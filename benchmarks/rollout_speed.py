@@ -33,6 +33,18 @@ def interleaved(fns, repeats):
     return list(zip(best, results))
 
 
+def population(spec, members, episodes):
+    """(task, agent, genomes (members, size), episodes) of a protocol spec: the genomes spread around the initial
+    one by trainer.stdev_init, as ES's first generation is; the rollout kernel compiled (or loaded) once."""
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    rng = np.random.default_rng(0)
+    genomes = agent.initial(rng) + rng.normal(0, spec["trainer"]["stdev_init"], (members, agent.layout.size))
+    drawn = draw_episodes(task, agent, rng, episodes)
+    rollout(agent, task, genomes[:1], drawn)
+    return task, agent, genomes, drawn
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--agents", type=int, default=4096)
