@@ -180,6 +180,27 @@ def _stored_agent_arguments(p) -> None:
     p.add_argument("--agent", choices=("best", "center"), help="which stored genome (default: evaluation.agent)")
 
 
+def _parse_counts(p, argv, **least):
+    """p's arguments, refusing --episodes below 1 and each option named in `least` (record=0: --record) below its
+    least value."""
+    args = p.parse_args(argv)
+    for name, smallest in {"episodes": 1, **least}.items():
+        value = getattr(args, name)
+        if value is not None and value < smallest:
+            raise ProtocolError(f"--{name}: expected an integer >= {smallest}, got {value}")
+    return args
+
+
+def _show(ds, text: str, out) -> int:
+    """Print a stored agent's results and, with --out, write them."""
+    from .results import write
+
+    print(text)
+    if out:
+        print(f"wrote {write(ds, out)}")
+    return 0
+
+
 def _evaluate(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m metods_sim evaluate",
                                 description="Re-evaluate the trained agent of a run on fresh held-out episodes, "
@@ -191,20 +212,13 @@ def _evaluate(argv) -> int:
                    help="also store the behaviour (W, activations, actions, rewards, values, observations at every "
                         "step) of the first N episodes, as a run stores recording.episodes (default 0)")
     p.add_argument("--out", metavar="FILE", help="also write the evaluation as a netCDF dataset")
-    args = p.parse_args(argv)
-    for option, value, least in (("--episodes", args.episodes, 1), ("--record", args.record, 0)):
-        if value is not None and value < least:
-            raise ProtocolError(f"{option}: expected an integer >= {least}, got {value}")
+    args = _parse_counts(p, argv, record=0)
     from .evaluate import evaluate
     from .analysis import summary_text
-    from .results import write
 
     ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
                   record=args.record, command="python -m metods_sim evaluate " + shlex.join(argv))
-    print(summary_text(ds))
-    if args.out:
-        print(f"wrote {write(ds, args.out)}")
-    return 0
+    return _show(ds, summary_text(ds), args.out)
 
 
 def _impair(argv) -> int:
@@ -219,18 +233,12 @@ def _impair(argv) -> int:
                                             "are negative.")
     _stored_agent_arguments(p)
     p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
-    args = p.parse_args(argv)
-    if args.episodes is not None and args.episodes < 1:
-        raise ProtocolError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    args = _parse_counts(p, argv)
     from .impairment import impairment, impairment_text
-    from .results import write
 
     ds = impairment(args.results, episodes=args.episodes, seed=args.seed, agent=args.agent,
                     command="python -m metods_sim impair " + shlex.join(argv))
-    print(impairment_text(ds))
-    if args.out:
-        print(f"wrote {write(ds, args.out)}")
-    return 0
+    return _show(ds, impairment_text(ds), args.out)
 
 
 def _compare(argv) -> int:
