@@ -73,6 +73,15 @@ def test_evaluate_refuses_a_file_that_is_not_a_results_dataset(tmp_path):
     assert out.returncode == 2 and "absent.nc" in out.stderr
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["evaluate", "r.nc", "--episodes", "0"], "error: --episodes: expected an integer >= 1, got 0"),
+    (["evaluate", "r.nc", "--record", "-1"], "error: --record: expected an integer >= 0, got -1"),
+    (["impair", "r.nc", "--episodes", "0"], "error: --episodes: expected an integer >= 1, got 0")])
+def test_stored_agent_commands_refuse_bad_counts_in_one_line(tmp_path, args, expected):
+    out = cli(*args, cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == expected
+
+
 # Malformed protocol files as a user writes them: each is refused by `python -m metods_sim FILE` with exit status 2
 # and one line naming the file, the key and what was expected. (A sweep over an unknown key is not here: protocols
 # have no sweep syntax yet.)
