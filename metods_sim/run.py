@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from .agents import make_agent
 from .protocol import ProtocolError, dump, validate
-from .results import atomic_write, load, read_checkpoint, run_dataset, write, write_checkpoint
+from .results import atomic_write, load, open_results, read_checkpoint, run_dataset, write, write_checkpoint
 from .results.checkpoint import NAME as CHECKPOINT
 from .rollout import draw_episodes, rollout
 from .seeding import rng_for
@@ -75,11 +75,28 @@ def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> 
 
         return run_sweep(spec, out, progress=progress, command=command, force=force)
     task, agent, trainer = build(spec)
+    initial = initial_genome(spec, agent)
     prepare(out, spec, task, agent, existing="replace" if force else "refuse")
     atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
-    initial = agent.initial(rng_for(spec["seed"], "init"))
     about = dict(spec=spec, command=command, resumed=[])
     return _train_and_write(out, about, task, agent, trainer, initial=initial, progress=progress)
+
+
+def initial_genome(spec: dict, agent) -> np.ndarray:
+    """(size,) float64: the genome training starts from, the agent's initial one or the best genome of the run
+    trainer.init_from names."""
+    source = spec["trainer"]["init_from"]
+    if not source:
+        return agent.initial(rng_for(spec["seed"], "init"))
+    try:
+        genome = open_results(source)["best_params"].values
+    except (ProtocolError, KeyError) as error:
+        why = error if isinstance(error, ProtocolError) else f"{source}: holds no best_params"
+        raise ProtocolError(f"trainer.init_from: expected a run's results.nc; {why}") from None
+    if genome.size != agent.layout.size:
+        raise ProtocolError(f"trainer.init_from: expected a genome of {agent.layout.size} parameters (this protocol's "
+                            f"agent on its task), {source} holds {genome.size}")
+    return genome.astype(np.float64)
 
 
 def resume(run_dir, *, progress=True, command="") -> Path:

@@ -193,3 +193,28 @@ def test_results_that_no_longer_fit_after_training_leave_the_checkpoint_to_resum
     assert read_checkpoint(tmp_path)["generations"] == 3 and not list(tmp_path.glob(".*.part"))
     code, _ = in_process(["resume", str(tmp_path), "--quiet"])
     assert code == 0 and metods_sim.load(tmp_path).sizes["generation"] == 3
+
+
+def test_a_run_can_start_from_another_runs_best_genome(tmp_path):
+    code, _ = in_process(small("trainer.generations=2") + ["--out", str(tmp_path / "source")])
+    assert code == 0
+    source = metods_sim.load(tmp_path / "source")
+    # a learning rate too small to move it: the trained parameters are where training started
+    code, err = in_process(small("trainer.updates=1", "trainer.lr=1e-12", f"trainer.init_from={tmp_path / 'source'}",
+                                 trainer="gradient") + ["--out", str(tmp_path / "tuned")])
+    assert code == 0, err
+    tuned = metods_sim.load(tmp_path / "tuned")
+    np.testing.assert_allclose(tuned.center_params, source.best_params, rtol=0, atol=1e-9)
+    assert f"init_from: {tmp_path / 'source'}" in tuned.attrs["protocol"]
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("absent.nc", "error: trainer.init_from: expected a run's results.nc; absent.nc: cannot open as a results "
+                  "dataset (FileNotFoundError)"),
+    # a real run of another task: its genome does not fit harlow_simple's agent
+    (ROOT / "data" / "maze.nc", "error: trainer.init_from: expected a genome of "),
+])
+def test_a_bad_init_from_is_one_line_before_anything_is_written(tmp_path, source, expected):
+    code, err = in_process(small(f"trainer.init_from={source}") + ["--out", str(tmp_path / "run")])
+    assert code == 2 and err.startswith(expected) and "\n" not in err, err
+    assert not (tmp_path / "run").exists()

@@ -197,6 +197,11 @@ AGENTS = {
     },
 }
 
+INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
+                     "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
+                     "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
+                     "[ours].", "str")
+
 TRAINERS = {
     "es": {
         "algorithm": _choice("pgpe", "EvoTorch search algorithm.", ("pgpe", "snes", "xnes", "cmaes", "cem")),
@@ -220,6 +225,7 @@ TRAINERS = {
                           ("cpu", "cuda")),
         "num_actors": _int(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
                            min=0),
+        "init_from": INIT_FROM,
     },
     "gradient": {
         "algorithm": _choice("a2c", "On-policy actor-critic through the whole episode (backpropagation through "
@@ -248,6 +254,7 @@ TRAINERS = {
                                       "from it); one is also written when training stops. 0: only then.", min=0),
         "device": _choice("cpu", "Device of the PyTorch twin (the task always steps on the CPU).",
                           ("cpu", "cuda")),
+        "init_from": INIT_FROM,
     },
 }
 
