@@ -106,8 +106,10 @@ TASKS.update({
     "ant_dir": {
         "directions": _choice("forward_backward", "Rewarded direction drawn per episode: forward_backward (θ = 0 "
                                                   "or π [paper], as many of each in every set of episodes "
-                                                  "[ours]), or uniform (θ ~ U(0, 2π)).",
-                              ("forward_backward", "uniform")),
+                                                  "[ours]), uniform (θ ~ U(0, 2π)), or forward (θ = 0 always: "
+                                                  "plain locomotion, nothing to adapt to; a first curriculum "
+                                                  "stage, see trainer.init_from).",
+                              ("forward_backward", "uniform", "forward")),
         **_body(0.5, "[Gymnasium Ant-v5: 0.5]."),
         "contact_cost": _float(5e-4, "Weight of the contact cost, Σ clip(cfrc_ext)² [Gymnasium Ant-v5: 5e-4].",
                                min=0),

@@ -286,8 +286,10 @@ class AntDir(Locomotion):
     def goals(self, rng, episodes):
         if self.directions == "forward_backward":
             theta = np.pi * (balanced_signs(rng, episodes) < 0)
-        else:
+        elif self.directions == "uniform":
             theta = rng.uniform(0.0, 2 * np.pi, episodes)
+        else:
+            theta = np.zeros(episodes)
         return np.stack([np.cos(theta), np.sin(theta), np.zeros(episodes)], axis=1)
 
 

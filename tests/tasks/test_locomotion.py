@@ -81,6 +81,11 @@ def test_each_set_of_episodes_rewards_both_directions_equally(rng):
             goals, draw_episodes(task, agent, rng, 8).data[:, 0])
 
 
+def test_forward_directions_reward_plain_forward_motion(rng):
+    agent, task = random_agent("ant_dir", directions="forward")
+    np.testing.assert_array_equal(draw_episodes(task, agent, rng, 5).data[:, :3], [[1.0, 0.0, 0.0]] * 5)
+
+
 def test_a_frozen_actuator_applies_no_torque():
     agent, task = random_agent("cheetah_dir", horizon=50)
     impaired = make_task({**defaults(task="cheetah_dir")["task"], "horizon": 50, "impair": {"frozen": [2]}})
