@@ -35,8 +35,9 @@ def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0,
         raise ProtocolError(f"{path}: the stored agent has {genome.size} parameters but the changed task needs "
                             f"{brain.layout.size}; only change task fields that keep the observation and actions")
     n = episodes or spec["evaluation"]["episodes"]
-    result = rollout(brain, task, genome, draw_episodes(task, brain, rng_for(seed, "reevaluate"), n), record=record)
-    out = evaluation_dataset(result, task)
+    episodes = draw_episodes(task, brain, rng_for(seed, "reevaluate"), n)
+    result = rollout(brain, task, genome, episodes, record=record)
+    out = evaluation_dataset(result, task, episodes.data)
     out.attrs.update(provenance(spec, command=command or f"evaluate {path}"))
     out.attrs.update(task_optimum=task.optimum, evaluated_agent=which, source=str(path),
                      source_git_revision=ds.attrs.get("git_revision", "unknown"), status="finished")

@@ -136,7 +136,8 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
         task_optimum=task.optimum, status=status, stopped_by=result.stopped_by,
         best_validation=result.best_validation, resumed="\n".join(about["resumed"]))
     ds = run_dataset(curve=result.curve, evaluation=evaluation, task=task, layout=agent.layout,
-                     best=result.best, center=result.center, attrs=attrs)
+                     best=result.best, center=result.center, attrs=attrs,
+                     rows=None if evaluation is None else test.data)
     try:
         return write(ds, out / "results.nc")
     except (OSError, RuntimeError) as error:  # netCDF reports a full disk as RuntimeError('NetCDF: HDF error')

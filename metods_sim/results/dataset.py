@@ -9,7 +9,9 @@
                                    <metric_dim>), e.g. eval_correct (episode, trial) for Harlow, eval_reward
                                    (episode, step) on a MuJoCo task, and its mean over episodes,
                                    eval_reward_curve (step); the task's episode_stats, e.g.
-                                   eval_first_reward, eval_success (episode) for the maze
+                                   eval_first_reward, eval_success (episode) for the maze; the task's
+                                   episode_labels as coordinates, e.g. goal_x, goal_y or goal_velocity
+                                   (episode) on a MuJoCo task
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action (sample, time[, actuator]), reward, value, observation (sample,
                                    time, obs) for the first
@@ -33,10 +35,10 @@ import xarray as xr
 from .atomic import atomic_write
 
 
-def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: dict) -> xr.Dataset:
+def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: dict, rows=None) -> xr.Dataset:
     """curve: {name: (G,)} with env_steps and wall_time among them; evaluation: Rollouts of one agent on the test
-    episodes, with its recorded sample when it has one, or None (a run interrupted before it); best/center:
-    (size,) genomes."""
+    episodes, with its recorded sample when it has one, or None (a run interrupted before it); rows: the test
+    episodes' task rows (E, D); best/center: (size,) genomes."""
     G = len(curve["fitness_mean"])
     ds = xr.Dataset(coords={"generation": np.arange(G),
                             "env_steps": ("generation", np.asarray(curve["env_steps"], dtype=np.int64)),
@@ -47,7 +49,7 @@ def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: d
     ds["wall_time"].attrs["units"] = "s"
     ds["center_return"].attrs["description"] = "mean return of the search centre on the validation episodes"
     if evaluation is not None:
-        ds = ds.merge(evaluation_dataset(evaluation, task))
+        ds = ds.merge(evaluation_dataset(evaluation, task, rows))
     ds = ds.assign_coords(param=np.arange(layout.size), param_block=("param", layout.blocks()),
                           param_name=("param", layout.names()))
     ds["best_params"] = ("param", np.asarray(best, dtype=np.float64))
@@ -56,11 +58,14 @@ def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: d
     return ds
 
 
-def evaluation_dataset(evaluation, task) -> xr.Dataset:
+def evaluation_dataset(evaluation, task, rows=None) -> xr.Dataset:
     """eval_return (episode), eval_steps (episode), eval_<metric> (episode, <metric_dim>) of one agent, and its
-    recorded sample (W, activation, ...) when the rollout recorded one."""
+    recorded sample (W, activation, ...) when the rollout recorded one; with the episodes' task rows (E, D), the
+    task's episode_labels as coordinates along episode."""
     E = evaluation.returns.shape[1]
     ds = xr.Dataset(coords={"episode": np.arange(E), task.metric_dim: np.arange(1, task.n_metrics + 1)})
+    if rows is not None:
+        ds = ds.assign_coords({name: ("episode", values) for name, values in task.episode_labels(rows).items()})
     ds["eval_return"] = ("episode", evaluation.returns[0])
     ds["eval_steps"] = ("episode", evaluation.steps[0])
     ds["eval_diverged"] = ("episode", evaluation.diverged[0].astype(np.int8))  # netCDF has no booleans

@@ -69,6 +69,12 @@ class Task:
         eval_<name> (e.g. the maze's first reward step and success); none by default."""
         return {}
 
+    def episode_labels(self, data: np.ndarray) -> dict:
+        """Named per-episode facts of the task's rows (E, D) → {name: (E,)}, stored as coordinates of the test
+        episodes (e.g. a MuJoCo task's goal, so that returns can be split by the direction rewarded); none by
+        default."""
+        return {}
+
     def curves(self, metrics: np.ndarray) -> dict:
         """Named curves over the metric dimension from the metric vectors of the test episodes (E, n_metrics) →
         {name: (n_metrics,)}, stored as eval_<name> (e.g. a MuJoCo task's within-episode reward curve); none by

@@ -139,6 +139,12 @@ class Locomotion(Task):
         0 after its end)."""
         return {"reward_curve": metrics.mean(axis=0)}
 
+    def episode_labels(self, data):
+        """goal_x, goal_y (the rewarded direction) or goal_velocity of each episode."""
+        if self.goal_kind == "velocity":
+            return {"goal_velocity": data[:, 2]}
+        return {"goal_x": data[:, 0], "goal_y": data[:, 1]}
+
     def goals(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         """(E, 3): goal_x, goal_y, goal_velocity of each episode."""
         raise NotImplementedError

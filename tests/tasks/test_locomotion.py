@@ -7,6 +7,7 @@ import pytest
 
 from metods_sim.agents import make_agent
 from metods_sim.protocol import ProtocolError, defaults, validate
+from metods_sim.results import evaluation_dataset
 from metods_sim.rollout import draw_episodes, rollout
 from metods_sim.tasks import make_task
 
@@ -84,6 +85,19 @@ def test_each_set_of_episodes_rewards_both_directions_equally(rng):
 def test_forward_directions_reward_plain_forward_motion(rng):
     agent, task = random_agent("ant_dir", directions="forward")
     np.testing.assert_array_equal(draw_episodes(task, agent, rng, 5).data[:, :3], [[1.0, 0.0, 0.0]] * 5)
+
+
+def test_the_dataset_labels_each_test_episode_with_its_goal(rng):
+    agent, task = random_agent("cheetah_dir", horizon=20)
+    episodes = draw_episodes(task, agent, rng, 6)
+    ds = evaluation_dataset(rollout(agent, task, np.zeros((1, 0)), episodes), task, episodes.data)
+    np.testing.assert_array_equal(ds.goal_x, episodes.data[:, 0])
+    by_direction = ds.eval_return.groupby("goal_x").mean()            # a return split by the direction rewarded
+    assert list(by_direction.goal_x) == [-1.0, 1.0] and by_direction[0] != by_direction[1]
+    agent, task = random_agent("cheetah_vel", horizon=20, velocity_min=0.5, velocity_max=2.0)
+    episodes = draw_episodes(task, agent, rng, 6)
+    ds = evaluation_dataset(rollout(agent, task, np.zeros((1, 0)), episodes), task, episodes.data)
+    assert "goal_x" not in ds.coords and ((0.5 <= ds.goal_velocity) & (ds.goal_velocity <= 2.0)).all()
 
 
 def test_a_frozen_actuator_applies_no_torque():
