@@ -44,7 +44,8 @@ Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_sim
 test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
 trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow), protocols/maze.yaml
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
-protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir.yaml,
+protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir_walk.yaml then
+protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World
 ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient) and protocols/ml10.yaml. A

@@ -84,9 +84,10 @@ def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> 
 
 def initial_genome(spec: dict, agent) -> np.ndarray:
     """(size,) float64: the genome training starts from, the agent's initial one or the best genome of the run
-    trainer.init_from names."""
+    trainer.init_from names. An agent without parameters (random, a baseline put into a curriculum's protocol
+    with --set) has nothing to start from: init_from is not read."""
     source = spec["trainer"]["init_from"]
-    if not source:
+    if not source or agent.layout.size == 0:
         return agent.initial(rng_for(spec["seed"], "init"))
     try:
         genome = open_results(source)["best_params"].values

@@ -208,6 +208,14 @@ def test_a_run_can_start_from_another_runs_best_genome(tmp_path):
     assert f"init_from: {tmp_path / 'source'}" in tuned.attrs["protocol"]
 
 
+def test_a_baseline_without_parameters_runs_a_curriculums_protocol(tmp_path):
+    # the random agent has no genome to start from: a later stage's protocol runs it as it stands
+    code, err = in_process(small(f"trainer.init_from={ROOT / 'data' / 'maze.nc'}", "agent={kind: random}")
+                           + ["--out", str(tmp_path / "run")])
+    assert code == 0, err
+    assert metods_sim.load(tmp_path / "run").sizes["param"] == 0
+
+
 @pytest.mark.parametrize("source, expected", [
     ("absent.nc", "error: trainer.init_from: expected a run's results.nc; absent.nc: cannot open as a results "
                   "dataset (FileNotFoundError)"),

@@ -202,7 +202,7 @@ AGENTS = {
 INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
                      "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
                      "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
-                     "[ours].", "str")
+                     "[ours]. Not read for an agent without parameters (random).", "str")
 
 TRAINERS = {
     "es": {
