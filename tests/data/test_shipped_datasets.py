@@ -59,6 +59,8 @@ def test_a_shipped_dataset_is_small(path):
 HARLOW = [p for p in RUNS if "eval_correct" in metods_sim.load(p)]
 MAZE = [p for p in RUNS if "eval_find_step" in metods_sim.load(p) and "variant" not in metods_sim.load(p).dims
         and yaml.safe_load(metods_sim.load(p).attrs["protocol"])["agent"]["kind"] != "random"]
+DIRECTIONS = [p for p in RUNS if "goal_x" in metods_sim.load(p).coords
+              and yaml.safe_load(metods_sim.load(p).attrs["protocol"])["task"].get("directions") == "forward_backward"]
 
 
 @pytest.mark.parametrize("path", HARLOW, ids=lambda p: p.name)
@@ -72,6 +74,14 @@ def test_a_shipped_maze_agent_explores_better_than_chance(path):
     """Not the paper's bar (return 86.5 on 8×8): the README states where the shipped agents stand against it."""
     s = summary(metods_sim.load(path))
     assert s["episodes"] >= 1000 and s["success"] > 0.3 and s["return_mean"] > 3.8   # random: 24.5%, 3.2 (8×8)
+
+
+@pytest.mark.parametrize("path", DIRECTIONS, ids=lambda p: p.name)
+def test_a_shipped_direction_agent_reads_the_direction_from_its_reward(path):
+    """A fixed gait nets at most zero over forward and backward; only reading the reward does better."""
+    returns = metods_sim.load(path).eval_return.groupby("goal_x").mean()
+    forward, backward = float(returns.sel(goal_x=1.0)), float(returns.sel(goal_x=-1.0))
+    assert forward > 100 and backward > -0.1 * forward
 
 
 def _part(validated, stored):
