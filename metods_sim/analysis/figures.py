@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from ..results.atomic import atomic_write as atomic
 from .curves import ablation_table, learning_curve
 from .maze import find_intervals
+from .motor import reward_curve
 from .summary import correct_by_trial
 from .synapses import (align, choice_rewards, choices, episode_energy, first_outcome, outcome_decoding, reward_input,
                        separation, weight_change, weight_pca)
@@ -255,12 +256,50 @@ def comparison_figure(ds: xr.Dataset) -> Figure:
     return figure
 
 
+def reward_curve_figure(ds: xr.Dataset) -> Figure:
+    """Reward per time step within the test episodes, mean ± s.e.m. over episodes, one curve per goal rewarded
+    (forward/backward) where the dataset labels it: the paper's online-adaptation figure."""
+    curve = reward_curve(ds)
+    figure, ax = _figure()
+    for i, goal in enumerate(curve["goal"].values):
+        one = curve.sel(goal=goal)
+        label = "all test episodes" if curve.attrs["by"] == "all episodes" else f"{curve.attrs['by']} = {goal:g}"
+        ax.plot(one["step"], one["mean"], color=f"C{i}", label=f"{label} ({int(one['episodes'])} episodes)")
+        ax.fill_between(one["step"], one["mean"] - one["sem"], one["mean"] + one["sem"], color=f"C{i}", alpha=0.25,
+                        lw=0)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set(xlabel="time step within the episode", ylabel="reward per step (mean ± s.e.m.)",
+           title="Adaptation within an episode")
+    ax.legend(loc="lower right", fontsize=8)
+    return figure
+
+
+def impairment_figure(ds: xr.Dataset) -> Figure:
+    """`python -m metods_sim impair --out` dataset: per frozen actuator, the return retained (impaired /
+    unimpaired) and the share of the gain over a motionless body kept; their means dashed."""
+    figure, ax = _figure()
+    k = ds["actuator"].values
+    for i, (name, label) in enumerate((("retained", "impaired / unimpaired return"),
+                                       ("retained_gain", "share of the gain over motionless kept"))):
+        ax.bar(k + (i - 0.5) * 0.4, ds[name], width=0.4, color=f"C{i}", label=label)
+        ax.axhline(float(ds[f"{name}_mean"]), color=f"C{i}", ls="--", lw=1,
+                   label=f"mean over actuators: {float(ds[f'{name}_mean']):.2f}")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set(xlabel="frozen actuator (zero torque)", ylabel="share kept", xticks=k,
+           title="Robot impairment")
+    figure.set_figheight(figure.get_figheight() + 0.5)
+    figure.legend(loc="outside lower center", ncols=2, fontsize=8)
+    return figure
+
+
 RECORDING = ("W", "activation", "reward", "sample_length")
 FIGURES = {  # name: (figure, variables it needs, what else: object choices, both first-choice outcomes, a sweep)
     "learning_curve": (learning_curve_figure, ("fitness_mean", "center_return", "env_steps"), None),
     "ablation": (ablation_figure, ("eval_return", "variant"), "sweep"),
     "correct_by_presentation": (correct_figure, ("eval_correct",), "one run"),
     "find_intervals": (find_intervals_figure, ("eval_find_step",), "one run"),
+    "reward_curve": (reward_curve_figure, ("eval_reward",), "one run"),
+    "impairment": (impairment_figure, ("retained", "retained_gain"), None),
     "comparison": (comparison_figure, ("center_return", "wall_time", "trainer", "seed"), None),
     "weight_pca": (pca_figure, RECORDING, "outcomes"),
     "first_outcome_in_W": (outcome_in_weights_figure, RECORDING, "outcomes"),

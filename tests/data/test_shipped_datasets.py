@@ -37,8 +37,10 @@ def test_a_shipped_dataset_records_its_protocol_revision_and_command(path):
     assert (ROOT / "protocols" / f"{spec['name']}.yaml").exists()
     assert len(ds.attrs["git_revision"]) >= 40 and not ds.attrs["git_revision"].endswith("-dirty")
     assert ds.attrs["status"] == "finished"
-    if "source" in ds.attrs:   # an evaluation of a shipped run, e.g. with its recorded behaviour
-        assert ds.attrs["command"].startswith(f"python -m metods_sim evaluate {ds.attrs['source']} ")
+    if "source" in ds.attrs:   # an evaluation of a shipped run (its recorded behaviour, an impairment table)
+        verb = shlex.split(ds.attrs["command"])[3]
+        assert verb in ("evaluate", "impair")
+        assert ds.attrs["command"].startswith(f"python -m metods_sim {verb} {ds.attrs['source']} ")
         source = metods_sim.load(ROOT / ds.attrs["source"])
         assert ds.attrs["source"].startswith("data/")
         changed = yaml.safe_load(source.attrs["protocol"])   # the run's protocol with the evaluation's --set
