@@ -285,6 +285,9 @@ Render the standard figures of a run or evaluation dataset, each as PNG and PDF,
   ablation                 held-out return per variant of a sweep (a sweep's results.nc)
   correct_by_presentation  rewarded object chosen per presentation, 95% intervals, chance; needs eval_correct
   find_intervals           maze: steps to the first target reward, then between rewards; needs eval_find_step
+  reward_curve             motor control: reward per time step within the test episodes, mean ± s.e.m., one
+                           curve per direction rewarded where the episodes are labelled (goal_x); needs eval_reward
+  impairment               share of the return kept with each actuator frozen (`impair --out` dataset)
   comparison               trainers side by side: validation return over steps and over wall time, one-shot
                            score per presentation (a `compare` dataset, compare.nc)
   weight_pca               W on its first two principal components, steps around the first choice, episodes

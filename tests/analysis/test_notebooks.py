@@ -122,3 +122,32 @@ def test_the_comparison_notebooks_reading_of_the_shipped_dataset_holds():
     identity = np.array([float(s == l) for s in range(1, S + 1) for l in range(s + 1)])
     moved = abs(table["kappa"] - identity).sum("coef")
     assert float(moved.sel(trainer="es")) > float(moved.sel(trainer="gradient"))
+
+
+def test_the_motor_notebook_runs_and_shows_its_figures(tmp_path):
+    _, images = run_cleanly("motor.ipynb", tmp_path)
+    assert len(images) == 3
+
+
+def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
+    """The closing text of analysis/motor.ipynb describes the shipped motor-control datasets."""
+    from metods_sim.analysis import reward_curve, summary
+
+    load = lambda name: metods_sim.load(ROOT / "data" / f"{name}.nc")   # noqa: E731
+    held_out = {name: summary(load(name))["return_mean"] for name in
+                [f"{task}{kind}" for task in ("ant_dir", "cheetah_dir", "cheetah_vel") for kind in ("", "_zero", "_random")]}
+    for task in ("ant_dir", "cheetah_dir", "cheetah_vel"):
+        assert held_out[task] > held_out[f"{task}_zero"] + 35 > held_out[f"{task}_random"] + 35
+    ant = load("ant_dir")
+    direction = ant.eval_return.groupby("goal_x").mean()
+    assert float(direction.sel(goal_x=1.0)) > 250 and -30 < float(direction.sel(goal_x=-1.0)) < 0
+    backward = reward_curve(ant)["mean"].sel(goal=-1.0)
+    assert abs(float(backward.sel(step=slice(1, 7)).mean())) < 0.2          # both directions start alike
+    assert float(backward.sel(step=slice(8, 20)).min()) < -0.5             # then the Ant sets off forward
+    assert abs(float(backward.sel(step=slice(25, None)).mean())) < 0.1      # and, punished, stands still
+    cheetah = reward_curve(load("cheetah_dir"))["mean"].sel(goal="all")
+    assert float(cheetah.sel(step=slice(21, None)).mean()) > 3 * float(cheetah.sel(step=slice(1, 20)).mean()) > 0
+    gain = {task: load(f"{task}_impair")["retained_gain"] for task in ("ant_dir", "cheetah_dir", "cheetah_vel")}
+    assert 0.45 < float(gain["ant_dir"].mean()) < 0.55 and float(gain["ant_dir"].max() - gain["ant_dir"].min()) > 0.9
+    assert 0.25 < float(gain["cheetah_dir"].mean()) < 0.4 and 0.6 < float(gain["cheetah_vel"].mean()) < 0.7
+    assert all(float(g.sel(actuator=3)) < 0.05 for g in (gain["cheetah_dir"], gain["cheetah_vel"]))
