@@ -62,6 +62,13 @@ class Agent:
         (so that a discrete task's genome is what it always was)."""
         return [("log_std", (self.n_actions,))] if self.continuous else []
 
+    def pack_initial(self, parts: dict) -> np.ndarray:
+        """The starting genome (size,) from its parts {name: array}, the Gaussian's log_std block (a continuous
+        task's) set to the protocol's init_log_std."""
+        if "log_std" in parts:
+            parts["log_std"][:] = self.init_log_std
+        return self.layout.pack(parts)
+
     def log_std(self, params) -> np.ndarray:
         """(P, n_actions) log standard deviations of the Gaussian policy; zeros (σ = 1) without a log_std block."""
         params = np.atleast_2d(np.asarray(params, dtype=np.float64))

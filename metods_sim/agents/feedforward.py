@@ -43,6 +43,7 @@ class Feedforward(Agent):
     action: str
     dtype: str
     init_std: float
+    init_log_std: float
 
     kind = "feedforward"
 
@@ -62,7 +63,7 @@ class Feedforward(Agent):
         parts = {name: np.zeros(shape) for name, shape, _ in self.layout.slices()}
         parts["f.weight"] = rng.normal(0.0, self.init_std / np.sqrt(self.inputs), (H, self.inputs))
         parts["g.weight"] = rng.normal(0.0, self.init_std / np.sqrt(H), (self.n_actions + 1, H))
-        return self.layout.pack(parts)
+        return self.pack_initial(parts)
 
     def kernel_arrays(self, params: np.ndarray) -> DenseArrays:
         parts = self.layout.contiguous(params, self.dtype)

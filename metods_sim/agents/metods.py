@@ -90,6 +90,7 @@ class MetODS(Agent):
     action: str
     dtype: str
     init_std: float
+    init_log_std: float
     init_alpha: float
     init_beta: float
 
@@ -135,7 +136,7 @@ class MetODS(Agent):
         if "proj.hidden" in parts:
             parts["proj.hidden"] = rng.normal(0.0, 1.0 / np.sqrt(N), (H, N))
             parts["proj.out"] = rng.normal(0.0, 1.0 / np.sqrt(H), (N, H))
-        return self.layout.pack(parts)
+        return self.pack_initial(parts)
 
     def kernel_arrays(self, params: np.ndarray) -> KernelArrays:
         """(P, size) genomes → contiguous per-member arrays for the rollout kernels."""

@@ -54,6 +54,7 @@ class RL2(Agent):
     action: str
     dtype: str
     init_std: float
+    init_log_std: float
 
     kind = "rl2"
 
@@ -75,7 +76,7 @@ class RL2(Agent):
         parts["gru.weight_ih"] = rng.normal(0.0, self.init_std / np.sqrt(d), (3 * H, d))
         parts["gru.weight_hh"] = rng.normal(0.0, self.init_std / np.sqrt(H), (3 * H, H))
         parts["g.weight"] = rng.normal(0.0, self.init_std / np.sqrt(H), (self.n_actions + 1, H))
-        return self.layout.pack(parts)
+        return self.pack_initial(parts)
 
     def kernel_arrays(self, params: np.ndarray) -> GRUArrays:
         parts = self.layout.contiguous(params, self.dtype)

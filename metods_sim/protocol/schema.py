@@ -145,6 +145,10 @@ TASKS.update({
     },
 })
 
+INIT_LOG_STD = _float(0.0, "On a continuous task (MuJoCo, Meta-World): the starting log standard deviation of every "
+                           "action of the Gaussian policy, σ = exp(init_log_std), the genome's log_std block. The "
+                           "gradient trainer learns it from there; ES scores the mean action (action: greedy), so "
+                           "there it only matters for action: sample. Unused on a discrete task [ours: 0, σ = 1].")
 ACTION = _choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) [ours: greedy "
                            "under ES, less fitness noise]. On a MuJoCo task the network's outputs are the mean "
                            "of a Gaussian with learned log_std: greedy takes the mean, sample draws; either is "
@@ -170,6 +174,7 @@ AGENTS = {
                               "member diverge: it gets the worst fitness.", min=0),
         "dtype": DTYPE,
         "init_std": _float(1.0, "Initial f and g weights ~ N(0, init_std²/fan_in) [ours].", min=0),
+        "init_log_std": INIT_LOG_STD,
         "init_alpha": _float(1.0, "Initial value of every alpha entry [ours].",),
         "init_beta": _float(0.1, "Initial write coefficients beta[s, s]; beta[s, s-1] = kappa[s, s] = 1, the "
                                  "rest 0: each pass starts as a plain Hebbian accumulation [ours].",),
@@ -181,6 +186,7 @@ AGENTS = {
         "action": ACTION,
         "dtype": DTYPE,
         "init_std": _float(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
+        "init_log_std": INIT_LOG_STD,
     },
     "feedforward": {
         "hidden": _int(48, "H, tanh units of the one hidden layer on [o, one-hot a, r], no memory across steps "
@@ -189,6 +195,7 @@ AGENTS = {
         "action": ACTION,
         "dtype": DTYPE,
         "init_std": _float(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
+        "init_log_std": INIT_LOG_STD,
     },
     "random": {
         "action": _choice("sample", "sample: uniform random actions, drawn from each episode's uniforms (its "

@@ -40,6 +40,14 @@ def test_genome_layout_and_kernel_arrays_agree(kind, task_kind, rng):
     assert agent.inputs == task.obs_size + task.n_actions + 1
 
 
+@pytest.mark.parametrize("kind", sorted(set(AGENTS) - {"random"}))
+def test_a_continuous_policy_starts_at_the_protocols_sigma(kind, rng):
+    agent, _ = agent_for(kind, "cheetah_dir", init_log_std=-1.5)
+    assert agent.log_std(agent.initial(rng)).tolist() == [[-1.5] * 6]
+    discrete, _ = agent_for(kind, "harlow", init_log_std=-1.5)   # no Gaussian, no log_std block
+    assert discrete.initial(rng).shape == agent_for(kind, "harlow")[0].initial(rng).shape
+
+
 @pytest.mark.parametrize("kind", sorted(AGENTS))
 def test_a_rollout_records_what_record_shapes_says(kind, rng):
     agent, task = agent_for(kind, "harlow_simple")
