@@ -78,7 +78,7 @@ def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> 
     initial = initial_genome(spec, agent)
     prepare(out, spec, task, agent, existing="replace" if force else "refuse")
     atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
-    about = dict(spec=spec, command=command, resumed=[])
+    about = dict(spec=spec, command=command, resumed=[], git_revision=git_revision())   # the code that starts
     return _train_and_write(out, about, task, agent, trainer, initial=initial, progress=progress)
 
 
@@ -117,7 +117,7 @@ def resume(run_dir, *, progress=True, command="") -> Path:
     task, agent, trainer = build(spec)
     prepare(out, spec, task, agent, existing="keep")
     state = about.pop("trainer")
-    about["resumed"] = about["resumed"] + [f"{_unit(spec)} {about['generations']}: {command}"]
+    about["resumed"] = about["resumed"] + [f"{_unit(spec)} {about['generations']}: {command} (git {git_revision()})"]
     return _train_and_write(out, about, task, agent, trainer, state=state, progress=progress)
 
 
@@ -133,7 +133,7 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
         status = {"interrupted": "interrupted", "diverged": "diverged"}.get(result.stopped_by, "finished")
     except KeyboardInterrupt:
         evaluation, status = None, "interrupted"
-    attrs = provenance(spec, about["command"]) | dict(
+    attrs = provenance(spec, about["command"], about.get("git_revision")) | dict(
         task_optimum=task.optimum, status=status, stopped_by=result.stopped_by,
         best_validation=result.best_validation, resumed="\n".join(about["resumed"]))
     ds = run_dataset(curve=result.curve, evaluation=evaluation, task=task, layout=agent.layout,
@@ -284,8 +284,9 @@ def _check_unfinished(out: Path) -> None:
         raise ProtocolError(f"{out}: the run is over (results.nc has status {status}); nothing to resume")
 
 
-def provenance(spec: dict, command: str = "") -> dict:
-    """Everything needed to know how a dataset was made, as netCDF-safe attributes."""
+def provenance(spec: dict, command: str = "", revision: str | None = None) -> dict:
+    """Everything needed to know how a dataset was made, as netCDF-safe attributes. revision: the git revision
+    of the code as the work began (the checkout may have moved on during a long run), else read now."""
     import evotorch
     import torch
     import xarray
@@ -295,7 +296,7 @@ def provenance(spec: dict, command: str = "") -> dict:
                 "xarray": xarray.__version__}
     versions = {k: str(v) for k, v in versions.items()}
     return dict(protocol=dump(spec), seed=int(spec["seed"]), versions=yaml.safe_dump(versions),
-                git_revision=git_revision(), numba_threading_layer=threading_layer(),
+                git_revision=revision or git_revision(), numba_threading_layer=threading_layer(),
                 numba_threads=numba.get_num_threads(), machine=f"{platform.machine()}, {numba.config.NUMBA_NUM_THREADS} cores",
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 command=command)

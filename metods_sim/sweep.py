@@ -24,8 +24,9 @@ def run_dir(out: Path, index: int, name: str, seed: int) -> Path:
 
 def run_sweep(spec: dict, out: Path, *, progress=True, command="", force=False, resuming=False) -> Path:
     """Run (or, resuming, finish) every run of the sweep; returns DIR/results.nc."""
-    from .run import prepare_sweep, resume, run
+    from .run import git_revision, prepare_sweep, resume, run
 
+    revision = git_revision()   # the code as the sweep begins, whatever the checkout holds by its end
     prepare_sweep(out, spec, existing="keep" if resuming else "replace" if force else "refuse")
     atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
     names = list(spec["sweep"]["variants"])
@@ -48,7 +49,7 @@ def run_sweep(spec: dict, out: Path, *, progress=True, command="", force=False, 
     seeds = spec["sweep"].get("seeds") or [spec["seed"]]
     from .run import provenance
 
-    attrs = provenance(spec, command) | dict(status="interrupted" if stopped else "finished",
+    attrs = provenance(spec, command, revision) | dict(status="interrupted" if stopped else "finished",
                                              task_optimum=done[next(iter(done))].attrs.get("task_optimum", "nan"))
     return write(sweep_dataset(done, spec["sweep"]["variants"], seeds, attrs), out / "results.nc")
 

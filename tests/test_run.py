@@ -20,7 +20,7 @@ import metods_sim
 from metods_sim.cli import main
 from metods_sim.protocol import load
 from metods_sim.results import read_checkpoint
-from metods_sim.run import run
+from metods_sim.run import git_revision, run
 
 from conftest import ROOT, cli
 
@@ -91,7 +91,8 @@ def test_a_run_killed_mid_way_and_resumed_writes_the_dataset_of_the_run_left_alo
     ds = metods_sim.load(tmp_path)
     assert_same_dataset(ds, left_alone)
     unit = {"es": "generation", "gradient": "update"}[trainer]
-    assert ds.attrs["resumed"] == f"{unit} {done}: python -m metods_sim resume {tmp_path} --quiet"
+    resumed_by = f"python -m metods_sim resume {tmp_path} --quiet (git {git_revision()})"
+    assert ds.attrs["resumed"] == f"{unit} {done}: {resumed_by}"
     assert ds.attrs["command"].startswith("python -m metods_sim ")   # the command that started the run
     assert not list(tmp_path.glob(".*.part"))
 
@@ -226,3 +227,22 @@ def test_a_bad_init_from_is_one_line_before_anything_is_written(tmp_path, source
     code, err = in_process(small(f"trainer.init_from={source}") + ["--out", str(tmp_path / "run")])
     assert code == 2 and err.startswith(expected) and "\n" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_dataset_names_the_code_a_run_started_with_not_the_checkout_at_its_end(tmp_path, monkeypatch):
+    # a researcher commits while a long run trains: the run still runs the code it imported at its start
+    import metods_sim.run as running
+    from metods_sim.trainers import ESTrainer
+
+    checkout = {"HEAD": "a" * 40}
+    train = ESTrainer.train
+
+    def commit_then_train(self, *args, **kwargs):
+        checkout["HEAD"] = "b" * 40
+        return train(self, *args, **kwargs)
+
+    monkeypatch.setattr(running, "git_revision", lambda: checkout["HEAD"])
+    monkeypatch.setattr(ESTrainer, "train", commit_then_train)
+    code, err = in_process(small("trainer.generations=2") + ["--out", str(tmp_path / "run")])
+    assert code == 0, err
+    assert metods_sim.load(tmp_path / "run").attrs["git_revision"] == "a" * 40
