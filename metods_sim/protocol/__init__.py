@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def _value(given: dict, key: str, field: Field, where, path: str):
         raise ProtocolError(f"{where(path)}: expected {field.expected()}, got {_show(value)}"
                             f"{_suggest(value, field.choices)}")
     if field.kind in ("int", "float"):
-        if value != value or (field.min is not None and value < field.min) or \
+        if not math.isfinite(value) or (field.min is not None and value < field.min) or \
                 (field.max is not None and value > field.max) or (field.above is not None and value <= field.above):
             raise bad
     return value

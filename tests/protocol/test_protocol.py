@@ -76,6 +76,8 @@ BAD = [
     ("agent: {write: cubic}\n", r"p.yaml: agent.write: expected one of vanilla, linear, mlp, got 'cubic'"),
     ("task: {fixation_reward: yes}\n", r"p.yaml: task.fixation_reward: expected a number >= 0, got True"),
     ("trainer: {stdev_init: 0}\n", r"p.yaml: trainer.stdev_init: expected a number > 0, got 0"),
+    ("agent: {init_log_std: .inf}\n", r"p.yaml: agent.init_log_std: expected a number, got inf"),
+    ("trainer: {center_lr: .nan}\n", r"p.yaml: trainer.center_lr: expected a number > 0, got nan"),
     ("trainer: {num_actors: 2, device: cuda}\n", r"p.yaml: trainer.device: expected cpu when"),
     ("trainer: 3\n", r"p.yaml: trainer: expected a mapping of fields, got 3"),
     ("seed: -1\n", r"p.yaml: seed: expected an integer >= 0, got -1"),
