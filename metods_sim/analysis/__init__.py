@@ -16,6 +16,5 @@ from .synapses import (align, choice_rewards, choices, decoding, episode_energy,
 
 __all__ = ["ablation_table", "align", "choice_rewards", "choices", "comparison_table", "correct_by_trial", "decoding",
            "episode_energy", "find_intervals", "first_outcome", "hopfield_energy", "later_correct", "learning_curve",
-           "live", "outcome_decoding",
-           "reward_curve", "reward_input", "separation", "summary", "summary_text", "weight_change", "weight_change_by_reward",
-           "weight_pca"]
+           "live", "outcome_decoding", "reward_curve", "reward_input", "separation", "summary", "summary_text",
+           "weight_change", "weight_change_by_reward", "weight_pca"]

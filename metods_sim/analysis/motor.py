@@ -11,8 +11,8 @@ GOALS = ("goal_x", "goal_velocity")   # the episode coordinates a locomotion tas
 def reward_curve(ds: xr.Dataset, by: str | None = "auto") -> xr.Dataset:
     """Mean, s.e.m. (goal, step) and episodes (goal) of the reward per step over test episodes, one row per value
     of the episode coordinate `by` ("auto": a goal coordinate with at most 8 values, each held by several
-    episodes, such as goal_x of forward/backward; None, or no such coordinate: all episodes in one row, goal "all"). A step after its
-    episode ended (the body fell) counts as 0, as it does in the return."""
+    episodes, such as goal_x of forward/backward; None, or no such coordinate: all episodes in one row, goal
+    "all"). A step after its episode ended (the body fell) counts as 0, as it does in the return."""
     reward = ds["eval_reward"]
     if by == "auto":
         by = next((name for name in GOALS if name in reward.coords and _few(reward[name].to_series())), None)

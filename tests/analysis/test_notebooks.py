@@ -134,9 +134,10 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     from metods_sim.analysis import reward_curve, summary
 
     load = lambda name: metods_sim.load(ROOT / "data" / f"{name}.nc")   # noqa: E731
-    held_out = {name: summary(load(name))["return_mean"] for name in
-                [f"{task}{kind}" for task in ("ant_dir", "cheetah_dir", "cheetah_vel") for kind in ("", "_zero", "_random")]}
-    for task in ("ant_dir", "cheetah_dir", "cheetah_vel"):
+    tasks = ("ant_dir", "cheetah_dir", "cheetah_vel")
+    held_out = {name: summary(load(name))["return_mean"]
+                for name in [f"{task}{kind}" for task in tasks for kind in ("", "_zero", "_random")]}
+    for task in tasks:
         assert held_out[task] > held_out[f"{task}_zero"] + 35 > held_out[f"{task}_random"] + 35
     ant = load("ant_dir")
     direction = ant.eval_return.groupby("goal_x").mean()
@@ -147,7 +148,7 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     assert abs(float(backward.sel(step=slice(25, None)).mean())) < 0.1      # and, punished, stands still
     cheetah = reward_curve(load("cheetah_dir"))["mean"].sel(goal="all")
     assert float(cheetah.sel(step=slice(21, None)).mean()) > 3 * float(cheetah.sel(step=slice(1, 20)).mean()) > 0
-    gain = {task: load(f"{task}_impair")["retained_gain"] for task in ("ant_dir", "cheetah_dir", "cheetah_vel")}
+    gain = {task: load(f"{task}_impair")["retained_gain"] for task in tasks}
     assert 0.45 < float(gain["ant_dir"].mean()) < 0.55 and float(gain["ant_dir"].max() - gain["ant_dir"].min()) > 0.9
     assert 0.25 < float(gain["cheetah_dir"].mean()) < 0.4 and 0.6 < float(gain["cheetah_vel"].mean()) < 0.7
     assert all(float(g.sel(actuator=3)) < 0.05 for g in (gain["cheetah_dir"], gain["cheetah_vel"]))
