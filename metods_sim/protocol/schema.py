@@ -74,8 +74,9 @@ TASKS = {
         "wrong_reward": _float(-1.0, "Reward for choosing the other object."),
     },
     "maze": {
-        "size": _int(8, "Side of the free area inside the wall border [paper: 8 for training, 10 to test "
-                        "generalization].", min=2),
+        "size": _int(8, "Side of the whole grid in cells, border included, as the paper counts its mazes in "
+                        "pixels (a (size-2)x(size-2) area inside a wall border) [paper: 8 for training, 10 to test "
+                        "generalization].", min=4),
         "view": _int(3, "Side of the square window of cells around the agent it observes (odd) [paper: 3].", min=1),
         "target_reward": _float(10.0, "Reward for reaching the hidden target, after which the agent is teleported "
                                       "to a random free cell [paper].", above=0),

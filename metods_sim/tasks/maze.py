@@ -1,8 +1,9 @@
 """The maze: exploration, then exploitation of a hidden target, seen through a 3×3 window (model document, section 3).
 
-A size×size free area inside a wall border, walls laid by a randomized Prim's algorithm, a new maze and a new
-hidden target cell every episode. The agent sees the view×view cells around it (1 = wall, 0 = free; cells
-beyond the grid are walls) and never the target. Actions: 0 = up, 1 = down, 2 = left, 3 = right; a move into a
+A size×size grid counted in cells **border included**, as the paper counts its mazes in pixels ("8×8 pix",
+"10×10 pix"): a (size−2)×(size−2) area inside a one-cell wall border, walls laid by a randomized Prim's
+algorithm, a new maze and a new hidden target cell every episode. The agent sees the view×view cells around it
+(1 = wall, 0 = free; cells beyond the grid are walls) and never the target. Actions: 0 = up, 1 = down, 2 = left, 3 = right; a move into a
 wall leaves the agent in place and gives `wall_reward` (0 by default). Stepping onto the target gives
 `target_reward` and teleports the agent to a random free cell other than the target. The episode lasts
 `step_limit` steps (it is only ever truncated).
@@ -35,10 +36,11 @@ _ROW, _COL, _TIME, _FINDS = range(4)
 
 
 @njit(**JIT)
-def lay_maze(size, seed, grid):
-    """Walls (1) and free cells (0) of a (size+2)² grid, row-major in `grid`, by randomized Prim's algorithm."""
+def lay_maze(G, seed, grid):
+    """Walls (1) and free cells (0) of a G×G grid (border included), row-major in `grid`, by randomized Prim's
+    algorithm over the (G−2)² cells inside the border."""
     np.random.seed(seed)
-    G = size + 2
+    size = G - 2
     grid[:] = 1.0
     frontier = np.empty(4 * G * G, np.int64)
     n = 0
@@ -84,11 +86,10 @@ def free_cell(grid, u, skip):
 
 
 @njit(**JIT)
-def _sample(size, seeds, uniforms, rows):
-    G = size + 2
+def _sample(G, seeds, uniforms, rows):
     for e in range(rows.shape[0]):
         grid = rows[e, :G * G]
-        lay_maze(size, seeds[e], grid)
+        lay_maze(G, seeds[e], grid)
         target = free_cell(grid, uniforms[e, 0], -1)
         rows[e, G * G] = target
         rows[e, G * G + 1] = free_cell(grid, uniforms[e, 1], target)
@@ -119,13 +120,13 @@ class Maze(Task):
                         dtype=np.float64)
 
     def sample(self, rng, episodes):
-        """Per episode: the grid ((size+2)², 1 = wall), the target cell, the start cell, then one uniform per
-        step for the cell a target reward teleports to. Shape (episodes, (size+2)² + 2 + step_limit)."""
-        G = self.size + 2
+        """Per episode: the grid (size², border included, 1 = wall), the target cell, the start cell, then one
+        uniform per step for the cell a target reward teleports to. Shape (episodes, size² + 2 + step_limit)."""
+        G = self.size
         seeds = rng.integers(0, 2**31 - 1, size=episodes)
         uniforms = rng.random((episodes, 2 + self.step_limit))
         rows = np.empty((episodes, G * G + 2 + self.step_limit))
-        _sample(self.size, seeds, uniforms, rows)
+        _sample(G, seeds, uniforms, rows)
         return rows
 
     def first_reward_floor(self, data: np.ndarray) -> np.ndarray:
@@ -133,7 +134,7 @@ class Maze(Task):
         n free cells. Given the start, the target is uniform over the n − 1 other free cells and is never seen,
         and a step enters at most one cell not entered before, so P(found by step t) <= t / (n − 1) and
         E[first reward step] = Σ_t P(not found by step t) >= Σ_{t=0..n−2} (1 − t / (n − 1)) = n / 2."""
-        G = self.size + 2
+        G = self.size
         return (data[:, :G * G] == 0.0).sum(axis=1) / 2.0
 
     def episode_stats(self, metrics: np.ndarray) -> dict:
@@ -145,7 +146,7 @@ class Maze(Task):
     @staticmethod
     @njit(**JIT)
     def reset(cfg, data, state):
-        G = int(cfg[_SIZE]) + 2
+        G = int(cfg[_SIZE])
         start = int(data[G * G + 1])
         state[_ROW], state[_COL] = start // G, start % G
         state[_TIME] = 0
@@ -154,7 +155,7 @@ class Maze(Task):
     @staticmethod
     @njit(**JIT)
     def observe(cfg, data, state, obs):
-        G, V = int(cfg[_SIZE]) + 2, int(cfg[_VIEW])
+        G, V = int(cfg[_SIZE]), int(cfg[_VIEW])
         h = V // 2
         for i in range(V):
             for j in range(V):
@@ -165,7 +166,7 @@ class Maze(Task):
     @staticmethod
     @njit(**JIT)
     def step(cfg, data, state, action, metrics):
-        G = int(cfg[_SIZE]) + 2
+        G = int(cfg[_SIZE])
         t = state[_TIME]
         state[_TIME] = t + 1
         r, c = state[_ROW] + MOVES[action, 0], state[_COL] + MOVES[action, 1]
