@@ -13,7 +13,7 @@ import torch
 from metods_sim.agents import make_agent
 from metods_sim.protocol import load
 from metods_sim.rollout import draw_episodes
-from metods_sim.rollout_torch import collect, replay
+from metods_sim.rollout.twin import collect, replay
 from metods_sim.seeding import rng_for
 from metods_sim.tasks import make_task
 

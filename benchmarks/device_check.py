@@ -38,7 +38,7 @@ def train(path, overrides, device, iterations):
 def twin_difference(path, overrides):
     """max |logits(cuda) − logits(cpu)| of the float64 twin over 16 sampled episodes."""
     from metods_sim.rollout import draw_episodes
-    from metods_sim.rollout_torch import collect
+    from metods_sim.rollout.twin import collect
 
     spec = load(path, [*overrides, "agent.dtype=float64", "trainer.device=cpu"])
     task, agent, _ = build(spec)

@@ -1,6 +1,6 @@
 """Environment steps per second of a Meta-World ML1 population evaluation in the fused physics kernel
 (`metods_sim.tasks.sawyer`: Meta-World's model, step, observation and reward in Numba) next to the same
-evaluation on Meta-World's own environments (`metods_sim.rollout_stepped`: one environment per agent, stepped in
+evaluation on Meta-World's own environments (`metods_sim.rollout.stepped`: one environment per agent, stepped in
 Python, the network for all agents in one NumPy call per step), same genomes and episodes, interleaved in the
 same run; the ratio is what to read (the machines are shared and noisy).
 
@@ -21,7 +21,7 @@ import numba
 
 from metods_sim.protocol import load
 from metods_sim.rollout import rollout
-from metods_sim.rollout_stepped import rollout_stepped
+from metods_sim.rollout.stepped import rollout_stepped
 from rollout_speed import interleaved, population   # this folder: one timer for every benchmark
 
 

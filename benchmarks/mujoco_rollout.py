@@ -1,5 +1,5 @@
 """Environment steps per second of an Ant-dir population evaluation (MuJoCo physics and MetODS network in one
-Numba call, `metods_sim.rollout_physics`) next to the raw MuJoCo stepping rate of the same model with zero
+Numba call, `metods_sim.rollout`) next to the raw MuJoCo stepping rate of the same model with zero
 controls on the same cores (`mujoco.rollout.rollout`, MuJoCo's own threaded stepping, one MjData per thread),
 measured in the same run; the ratio is what to read (the machines are shared and noisy).
 

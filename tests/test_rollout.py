@@ -118,7 +118,7 @@ def test_a_member_whose_fast_weights_overflow_is_reported_and_W_clip_bounds_them
 
 
 def test_the_kernel_cache_key_names_the_task_and_the_agent_and_their_sources(tmp_path, monkeypatch):
-    from metods_sim import rollout as module
+    from metods_sim.rollout import kernel as module
     from metods_sim.agents import RL2, MetODS
     from metods_sim.tasks import Harlow, HarlowSimple
 
@@ -128,4 +128,4 @@ def test_the_kernel_cache_key_names_the_task_and_the_agent_and_their_sources(tmp
     original = type(tmp_path).read_bytes
     monkeypatch.setattr(type(tmp_path), "read_bytes", lambda self: read.append(self.name) or original(self))
     module._fingerprint(HarlowSimple, RL2)
-    assert {"rollout.py", "kernel.py", "harlow_simple.py", "harlow.py", "rl2.py", "lanes.py", "metods.py"} <= set(read)
+    assert {"episodes.py", "kernel.py", "harlow_simple.py", "harlow.py", "rl2.py", "lanes.py", "metods.py"} <= set(read)

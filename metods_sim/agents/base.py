@@ -14,7 +14,7 @@ mean and the learned standard deviations exp(log_std), a block at the end of the
     noise  = agent.episode_noise(rng, E)         (E, ...) what is random about an episode for the agent (MetODS's
                                                  sampled W0), drawn up front like the task's rows
 Numba, for a block of LANES agents (lanes on the last axis of every buffer):
-    state = prepare(arrays, member, episode, noise)   arrays: kernel_arrays as a plain tuple (rollout.py says
+    state = prepare(arrays, member, episode, noise)   arrays: kernel_arrays as a plain tuple (rollout/kernel.py says
                                                        why); member, episode: int64 (LANES,). Returns the block's
                                                        parameters gathered per lane and its per-episode state,
                                                        allocated once

@@ -1,27 +1,36 @@
 """The task contract.
 
-A task is described by a small frozen record built from the protocol's `task` section, and executed by three
-Numba functions that know one episode at a time; `metods_sim.rollout` fuses them with an agent and batches them
-over population × episodes, and `metods_sim.tasks.env.TaskEnv` wraps the same three functions as a Gymnasium
-environment. The dynamics are written once.
+A task is described by a small frozen record built from the protocol's `task` section, and executed by two Numba
+functions that know one episode at a time, Gymnasium's reset and step: `metods_sim.rollout` fuses them with an
+agent into one kernel and batches them over population × episodes, and `metods_sim.tasks.env.TaskEnv` wraps the
+same two functions as a Gymnasium environment. The dynamics are written once.
 
-Per episode, everything random about the task (object patterns, sides, maze layouts…) is drawn up front by
-`sample` into one float64 row, so that every member of an ES population can face the same episodes (common random
-numbers) and a rollout is a pure function of (parameters, rows).
+Per episode, everything random about the task (object patterns, sides, maze layouts, a body's reset noise…) is
+drawn up front by `sample` into one float64 row, so that every member of an ES population can face the same
+episodes (common random numbers) and a rollout is a pure function of (parameters, rows).
 
-    cfg   = task.config()                     float64 (C,)     the task's numbers, from the protocol
-    data  = task.sample(rng, episodes)        float64 (E, D)   one row per episode
-    state = np.zeros(task.state_size, int64)  per-episode integer state
-    reset(cfg, data[e], state)
-    observe(cfg, data[e], state, obs)         writes obs, float (obs_size,)
-    reward, done = step(cfg, data[e], state, action, metrics[e])
-                                              metrics: float (n_metrics,), written by the task (e.g. `correct`)
+    cfg   = task.config()                          float64 (C,)     the task's numbers, from the protocol
+    data  = task.sample(rng, episodes)             float64 (E, D)   one row per episode
+    functions, threads = task.engine_handles()     int64 (F,), (threads, H): what the functions need to reach an
+                                                   engine outside Numba (a MuJoCo body: the library's functions
+                                                   and each thread's MjData, `tasks.physics`); empty otherwise
+    state = np.zeros(task.state_size, task.state_dtype)   the episode's state (a grid position, a body)
+    reset(cfg, data[e], functions, threads[thread], state, obs)            writes the first observation
+    reward, done = step(cfg, data[e], functions, threads[thread], state, a, action, obs, metrics[e], t)
+        a: the action's index (discrete tasks), action: float64 (n_actions,) the action vector (one-hot of a on
+        a discrete task; a continuous task's, clipped to [-1, 1]); obs: float64 (obs_size,), written with the
+        observation after the step; metrics: float64 (n_metrics,), written by the task (e.g. `correct`);
+        t: the step's index in the episode
+
+A task whose environment cannot run in Numba (Meta-World's environments other than the fused ones) says
+`engine = "stepped"` and gives `environments(rows)`: Gymnasium environments stepped from Python.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 
@@ -31,8 +40,9 @@ class Task:
 
     name: ClassVar[str]
     continuous: ClassVar[bool] = False   # actions are vectors in [-1, 1]^n_actions (the MuJoCo bodies)
-    engine: ClassVar[str] = "fused"      # what runs its rollouts: fused (rollout.py), physics (rollout_physics.py),
-                                         # stepped (rollout_stepped.py: environments stepped in Python)
+    engine: ClassVar[str] = "fused"      # what steps it: fused (its Numba functions, in the rollout kernel),
+                                         # physics (the same, with MuJoCo called from them), stepped (Python)
+    state_dtype: ClassVar[type] = np.int64   # of the per-episode state (a body's: float64)
     metric: ClassVar[str]        # name of the per-episode metric vector, e.g. "correct"
     metric_dim: ClassVar[str]    # its dimension in the dataset, e.g. "trial"
 
@@ -84,5 +94,9 @@ class Task:
     def sample(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         raise NotImplementedError
 
-    # the three Numba functions, set as staticmethods by each task
-    reset = observe = step = None
+    def engine_handles(self) -> tuple:
+        """(functions, threads): none for a task written in Numba alone (one empty row per Numba thread)."""
+        return np.zeros(0, np.int64), np.zeros((numba.config.NUMBA_NUM_THREADS, 0), np.int64)
+
+    # the two Numba functions, set as staticmethods by each task
+    reset = step = None

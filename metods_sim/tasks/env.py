@@ -29,8 +29,11 @@ class TaskEnv(gymnasium.Env):
         self._cfg = self.task.config()
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(self.task.obs_size,), dtype=np.float32)
         self.action_space = spaces.Discrete(self.task.n_actions)
-        self._state = np.zeros(self.task.state_size, dtype=np.int64)
-        self._obs = np.zeros(self.task.obs_size, dtype=np.float32)
+        self._functions, threads = self.task.engine_handles()
+        self._mj = threads[0]
+        self._state = np.zeros(self.task.state_size, dtype=self.task.state_dtype)
+        self._obs = np.zeros(self.task.obs_size)
+        self._action = np.zeros(self.task.n_actions)
         self._metrics = np.zeros(self.task.n_metrics, dtype=np.float32)
         self._data = None
         self._t = 0
@@ -40,19 +43,19 @@ class TaskEnv(gymnasium.Env):
         self._data = self.task.sample(self.np_random, 1)[0]
         self._metrics[:] = 0.0
         self._t = 0
-        self.task.reset(self._cfg, self._data, self._state)
-        return self._observe(), {"metrics": self._metrics.copy()}
+        self.task.reset(self._cfg, self._data, self._functions, self._mj, self._state, self._obs)
+        return self._obs.astype(np.float32), {"metrics": self._metrics.copy()}
 
     def step(self, action):
         if self._data is None:
             raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(action):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
-        reward, terminated = self.task.step(self._cfg, self._data, self._state, int(action), self._metrics)
+        self._action[:] = 0.0
+        self._action[int(action)] = 1.0
+        reward, terminated = self.task.step(self._cfg, self._data, self._functions, self._mj, self._state,
+                                            int(action), self._action, self._obs, self._metrics, self._t)
         self._t += 1
         truncated = not terminated and self._t >= self.task.max_steps
-        return self._observe(), float(reward), bool(terminated), truncated, {"metrics": self._metrics.copy()}
-
-    def _observe(self):
-        self.task.observe(self._cfg, self._data, self._state, self._obs)
-        return self._obs.copy()
+        return (self._obs.astype(np.float32), float(reward), bool(terminated), truncated,
+                {"metrics": self._metrics.copy()})

@@ -92,52 +92,60 @@ class Harlow(Task):
 
     @staticmethod
     @njit(**JIT)
-    def reset(cfg, data, state):
+    def reset(cfg, data, functions, mj, state, obs):
         state[_PHASE] = FIXATION
         state[_POS] = 0
         state[_TRIAL] = 0
         state[_CHOSEN] = 0
+        _observe(cfg, data, state, obs)
 
     @staticmethod
     @njit(**JIT)
-    def observe(cfg, data, state, obs):
-        K, D = int(cfg[_K]), int(cfg[_D])
-        obs[:] = 0.0
-        phase = state[_PHASE]
-        if phase == CHOICE:
-            good = rewarded_side(data, K, state[_TRIAL])
-            show_object(data, 0, K, obs, 0 if good < 0 else K)
-            show_object(data, 1, K, obs, K if good < 0 else 0)
-        elif phase == FEEDBACK:
-            chosen = state[_CHOSEN]
-            good = rewarded_side(data, K, state[_TRIAL])
-            show_object(data, 0 if chosen == good else 1, K, obs, 0 if chosen < 0 else K)
-        obs[2 * K + state[_POS] + D] = 1.0
-        if phase == FIXATION:
-            obs[2 * K + 2 * D + 1] = 1.0
+    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
+        reward, done = _step(cfg, data, state, a, metrics)
+        _observe(cfg, data, state, obs)
+        return reward, done
 
-    @staticmethod
-    @njit(**JIT)
-    def step(cfg, data, state, action, metrics):
-        K, D = int(cfg[_K]), int(cfg[_D])
-        phase = state[_PHASE]
-        if phase == FEEDBACK:
-            state[_TRIAL] += 1
-            state[_PHASE] = FIXATION
-            return 0.0, state[_TRIAL] >= int(cfg[_PRES])
-        pos = min(max(state[_POS] + action - 1, -D), D)
-        state[_POS] = pos
-        if phase == FIXATION:
-            if pos == 0:
-                state[_PHASE] = CHOICE
-                return cfg[_FIX_R], False
-            return 0.0, False
-        if pos == D or pos == -D:
-            side = 1 if pos > 0 else -1
-            state[_CHOSEN] = side
-            state[_PHASE] = FEEDBACK
-            if side == rewarded_side(data, K, state[_TRIAL]):
-                metrics[state[_TRIAL]] = 1.0
-                return cfg[_GOOD_R], False
-            return cfg[_BAD_R], False
+
+@njit(inline="always", **JIT)
+def _observe(cfg, data, state, obs):
+    K, D = int(cfg[_K]), int(cfg[_D])
+    obs[:] = 0.0
+    phase = state[_PHASE]
+    if phase == CHOICE:
+        good = rewarded_side(data, K, state[_TRIAL])
+        show_object(data, 0, K, obs, 0 if good < 0 else K)
+        show_object(data, 1, K, obs, K if good < 0 else 0)
+    elif phase == FEEDBACK:
+        chosen = state[_CHOSEN]
+        good = rewarded_side(data, K, state[_TRIAL])
+        show_object(data, 0 if chosen == good else 1, K, obs, 0 if chosen < 0 else K)
+    obs[2 * K + state[_POS] + D] = 1.0
+    if phase == FIXATION:
+        obs[2 * K + 2 * D + 1] = 1.0
+
+
+@njit(inline="always", **JIT)
+def _step(cfg, data, state, action, metrics):
+    K, D = int(cfg[_K]), int(cfg[_D])
+    phase = state[_PHASE]
+    if phase == FEEDBACK:
+        state[_TRIAL] += 1
+        state[_PHASE] = FIXATION
+        return 0.0, state[_TRIAL] >= int(cfg[_PRES])
+    pos = min(max(state[_POS] + action - 1, -D), D)
+    state[_POS] = pos
+    if phase == FIXATION:
+        if pos == 0:
+            state[_PHASE] = CHOICE
+            return cfg[_FIX_R], False
         return 0.0, False
+    if pos == D or pos == -D:
+        side = 1 if pos > 0 else -1
+        state[_CHOSEN] = side
+        state[_PHASE] = FEEDBACK
+        if side == rewarded_side(data, K, state[_TRIAL]):
+            metrics[state[_TRIAL]] = 1.0
+            return cfg[_GOOD_R], False
+        return cfg[_BAD_R], False
+    return 0.0, False

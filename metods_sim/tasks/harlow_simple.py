@@ -55,37 +55,45 @@ class HarlowSimple(Task):
 
     @staticmethod
     @njit(**JIT)
-    def reset(cfg, data, state):
+    def reset(cfg, data, functions, mj, state, obs):
         state[:] = 0
+        _observe(cfg, data, state, obs)
 
     @staticmethod
     @njit(**JIT)
-    def observe(cfg, data, state, obs):
-        K = int(cfg[_K])
-        obs[:] = 0.0
-        if state[_TRIAL] >= int(cfg[_PRES]):   # after the last feedback (Gymnasium's final observation): blank
-            return
-        good = rewarded_side(data, K, state[_TRIAL])
-        if state[_FEEDBACK] == 0:
-            show_object(data, 0, K, obs, 0 if good < 0 else K)
-            show_object(data, 1, K, obs, K if good < 0 else 0)
-        else:
-            chosen = state[_CHOSEN]
-            show_object(data, 0 if chosen == good else 1, K, obs, 0 if chosen < 0 else K)
-            obs[2 * K] = 1.0
+    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
+        reward, done = _step(cfg, data, state, a, metrics)
+        _observe(cfg, data, state, obs)
+        return reward, done
 
-    @staticmethod
-    @njit(**JIT)
-    def step(cfg, data, state, action, metrics):
-        K = int(cfg[_K])
-        if state[_FEEDBACK] == 1:
-            state[_FEEDBACK] = 0
-            state[_TRIAL] += 1
-            return 0.0, state[_TRIAL] >= int(cfg[_PRES])
-        side = 1 if action == 1 else -1
-        state[_CHOSEN] = side
-        state[_FEEDBACK] = 1
-        if side == rewarded_side(data, K, state[_TRIAL]):
-            metrics[state[_TRIAL]] = 1.0
-            return cfg[_GOOD_R], False
-        return cfg[_BAD_R], False
+
+@njit(inline="always", **JIT)
+def _observe(cfg, data, state, obs):
+    K = int(cfg[_K])
+    obs[:] = 0.0
+    if state[_TRIAL] >= int(cfg[_PRES]):   # after the last feedback (Gymnasium's final observation): blank
+        return
+    good = rewarded_side(data, K, state[_TRIAL])
+    if state[_FEEDBACK] == 0:
+        show_object(data, 0, K, obs, 0 if good < 0 else K)
+        show_object(data, 1, K, obs, K if good < 0 else 0)
+    else:
+        chosen = state[_CHOSEN]
+        show_object(data, 0 if chosen == good else 1, K, obs, 0 if chosen < 0 else K)
+        obs[2 * K] = 1.0
+
+
+@njit(inline="always", **JIT)
+def _step(cfg, data, state, action, metrics):
+    K = int(cfg[_K])
+    if state[_FEEDBACK] == 1:
+        state[_FEEDBACK] = 0
+        state[_TRIAL] += 1
+        return 0.0, state[_TRIAL] >= int(cfg[_PRES])
+    side = 1 if action == 1 else -1
+    state[_CHOSEN] = side
+    state[_FEEDBACK] = 1
+    if side == rewarded_side(data, K, state[_TRIAL]):
+        metrics[state[_TRIAL]] = 1.0
+        return cfg[_GOOD_R], False
+    return cfg[_BAD_R], False

@@ -18,14 +18,10 @@ Spaces: actions in [-1, 1]^nu (the actuators' control range: Ant 8, HalfCheetah 
 control cost counts what was applied); the agent still sees the action it chose. Metric: the reward of every
 step, (horizon,) per episode, so that the dataset holds the within-episode reward curve.
 
-A physics task's Numba functions (fused into `metods_sim.rollout_physics`'s kernel) step a body held as its
-MuJoCo integration state (`metods_sim.tasks.physics`):
-
-    reset(cfg, row, functions, mj, body, memory, obs)            draws nothing: the row holds the reset noise
-    reward, done = step(cfg, row, functions, mj, body, memory, action, obs, metrics, t)
-        body: float64 (state_size,), memory: float64 (physics.MEMORY,) (the torso's last position), action: (nu,),
-        obs: written with the observation after the step; mj: the calling thread's row of Simulator.threads;
-        metrics: the episode's metric vector (n_metrics,), t: the step's index (here metrics[t] = reward)
+The task contract's two Numba functions (`tasks.base`, fused into the rollout kernel) step a body held as its
+MuJoCo integration state (`metods_sim.tasks.physics`) in the episode's state, float64: the body, then
+physics.MEMORY floats (the torso's last (x, y)). mj is the calling thread's row of Simulator.threads; reset
+draws nothing (the row holds the reset noise); step writes metrics[t] = the step's reward.
 """
 from __future__ import annotations
 
@@ -75,6 +71,7 @@ class Locomotion(Task):
 
     continuous: ClassVar[bool] = True
     engine: ClassVar[str] = "physics"
+    state_dtype: ClassVar[type] = np.float64
     metric: ClassVar[str] = "reward"
     metric_dim: ClassVar[str] = "step"
     model_file: ClassVar[str]
@@ -105,7 +102,11 @@ class Locomotion(Task):
 
     @property
     def state_size(self) -> int:
-        return self.simulator().state_size
+        return self.simulator().state_size + physics.MEMORY
+
+    def engine_handles(self) -> tuple:
+        sim = self.simulator()
+        return sim.functions, sim.threads
 
     @property
     def max_steps(self) -> int:
@@ -164,7 +165,8 @@ class Locomotion(Task):
 
     @staticmethod
     @njit(**FUSED)
-    def reset(cfg, row, functions, mj, body, memory, obs):
+    def reset(cfg, row, functions, mj, state, obs):
+        body, memory = physics.split(state)
         nq, nv = int(cfg[NQ]), int(cfg[NV])
         physics.call(functions[RESET], functions[MODEL], mj[DATA])
         qpos, qvel = doubles(mj[QPOS], nq), doubles(mj[QVEL], nv)
@@ -179,7 +181,8 @@ class Locomotion(Task):
 
     @staticmethod
     @njit(**FUSED)
-    def step(cfg, row, functions, mj, body, memory, action, obs, metrics, t):
+    def step(cfg, row, functions, mj, state, a, action, obs, metrics, t):
+        body, memory = physics.split(state)
         nu = int(cfg[NU])
         physics.load(functions, mj, body, int(cfg[STATE_SPEC]))
         ctrl = doubles(mj[CTRL], nu)

@@ -145,40 +145,48 @@ class Maze(Task):
 
     @staticmethod
     @njit(**JIT)
-    def reset(cfg, data, state):
+    def reset(cfg, data, functions, mj, state, obs):
         G = int(cfg[_SIZE])
         start = int(data[G * G + 1])
         state[_ROW], state[_COL] = start // G, start % G
         state[_TIME] = 0
         state[_FINDS] = 0
+        _observe(cfg, data, state, obs)
 
     @staticmethod
     @njit(**JIT)
-    def observe(cfg, data, state, obs):
-        G, V = int(cfg[_SIZE]), int(cfg[_VIEW])
-        h = V // 2
-        for i in range(V):
-            for j in range(V):
-                r, c = state[_ROW] + i - h, state[_COL] + j - h
-                inside = 0 <= r < G and 0 <= c < G
-                obs[i * V + j] = data[r * G + c] if inside else 1.0
+    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
+        reward, done = _step(cfg, data, state, a, metrics)
+        _observe(cfg, data, state, obs)
+        return reward, done
 
-    @staticmethod
-    @njit(**JIT)
-    def step(cfg, data, state, action, metrics):
-        G = int(cfg[_SIZE])
-        t = state[_TIME]
-        state[_TIME] = t + 1
-        r, c = state[_ROW] + MOVES[action, 0], state[_COL] + MOVES[action, 1]
-        if data[r * G + c] != 0.0:
-            return cfg[_WALL_R], False
-        target = int(data[G * G])
-        if r * G + c != target:
-            state[_ROW], state[_COL] = r, c
-            return 0.0, False
-        if state[_FINDS] < metrics.shape[0]:
-            metrics[state[_FINDS]] = t + 1
-        state[_FINDS] += 1
-        land = free_cell(data[:G * G], data[G * G + 2 + t], target)
-        state[_ROW], state[_COL] = land // G, land % G
-        return cfg[_TARGET_R], False
+
+@njit(inline="always", **JIT)
+def _observe(cfg, data, state, obs):
+    G, V = int(cfg[_SIZE]), int(cfg[_VIEW])
+    h = V // 2
+    for i in range(V):
+        for j in range(V):
+            r, c = state[_ROW] + i - h, state[_COL] + j - h
+            inside = 0 <= r < G and 0 <= c < G
+            obs[i * V + j] = data[r * G + c] if inside else 1.0
+
+
+@njit(inline="always", **JIT)
+def _step(cfg, data, state, action, metrics):
+    G = int(cfg[_SIZE])
+    t = state[_TIME]
+    state[_TIME] = t + 1
+    r, c = state[_ROW] + MOVES[action, 0], state[_COL] + MOVES[action, 1]
+    if data[r * G + c] != 0.0:
+        return cfg[_WALL_R], False
+    target = int(data[G * G])
+    if r * G + c != target:
+        state[_ROW], state[_COL] = r, c
+        return 0.0, False
+    if state[_FINDS] < metrics.shape[0]:
+        metrics[state[_FINDS]] = t + 1
+    state[_FINDS] += 1
+    land = free_cell(data[:G * G], data[G * G + 2 + t], target)
+    state[_ROW], state[_COL] = land // G, land % G
+    return cfg[_TARGET_R], False

@@ -7,10 +7,10 @@ Spaces: Meta-World's, 39 observation floats, 4 actions in [-1, 1]. Metric: succe
 (rollouts,) per episode; episode stats: success_rate (share of successful rollouts) and final_success (the last
 rollout's). Return: Meta-World's reward summed over every step of every rollout.
 
-Engines. ML1's reach-v3 and push-v3 run in the fused physics kernel (`metods_sim.rollout_physics`): Meta-World's
+Engines. ML1's reach-v3 and push-v3 run in the rollout kernel (`metods_sim.rollout`): Meta-World's
 model, reset states and step, observation and reward rewritten in Numba (`metods_sim.tasks.sawyer`, tested
 against Meta-World's environments on the same actions). Every other environment (ML10's, the rest of ML1) is
-stepped by Meta-World's own environments, one per agent, in `metods_sim.rollout_stepped` (the network for all
+stepped by Meta-World's own environments, one per agent, in `metods_sim.rollout.stepped` (the network for all
 agents in one batched NumPy call per step): far slower. An episode's row starts with the index of its task in the
 split's task list (the fused engine's row then holds the task's start state, `sawyer.task_row`).
 """
@@ -75,6 +75,7 @@ class MetaWorld(Task):
     metric = "success"
     metric_dim = "rollout"
     continuous: ClassVar[bool] = True
+    state_dtype: ClassVar[type] = np.float64
     reset = staticmethod(sawyer.reset)    # the fused engine's (physics) functions
     step = staticmethod(sawyer.step)
 
@@ -98,7 +99,11 @@ class MetaWorld(Task):
 
     @property
     def state_size(self) -> int:
-        return self.simulator().state_size if self.engine == "physics" else 0
+        return self.simulator().state_size + physics.MEMORY if self.engine == "physics" else 0
+
+    def engine_handles(self) -> tuple:
+        sim = self.simulator()
+        return sim.functions, sim.threads
 
     def simulator(self) -> physics.Simulator:
         return _fused(self.env_name, self.benchmark_seed).simulator

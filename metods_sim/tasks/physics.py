@@ -163,6 +163,13 @@ def forward(functions, mj):
 
 
 @njit(inline="always", **FUSED)
+def split(state):
+    """A physics task's per-agent state (float64 (integration state + MEMORY,)) → (body, memory) views."""
+    n = state.shape[0] - MEMORY
+    return state[:n], state[n:]
+
+
+@njit(inline="always", **FUSED)
 def save(functions, mj, body, spec):
     """The thread's MjData's integration state → body (float64 (state_size,))."""
     call_state(functions[GET_STATE], functions[MODEL], mj[DATA], body.ctypes.data, spec)

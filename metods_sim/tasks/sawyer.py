@@ -78,7 +78,8 @@ def task_row(env, index: int, state_spec: int) -> np.ndarray:
 
 
 @njit(**FUSED)
-def reset(cfg, row, functions, mj, body, memory, obs):
+def reset(cfg, row, functions, mj, state, obs):
+    body, _ = physics.split(state)
     _start(cfg, row, functions, mj, body)
     _frame(cfg, mj, obs)
     for i in range(FRAME):
@@ -88,7 +89,8 @@ def reset(cfg, row, functions, mj, body, memory, obs):
 
 
 @njit(**FUSED)
-def step(cfg, row, functions, mj, body, memory, action, obs, metrics, t):
+def step(cfg, row, functions, mj, state, a, action, obs, metrics, t):
+    body, _ = physics.split(state)
     spec = int(cfg[STATE_SPEC])
     physics.load(functions, mj, body, spec)
     mocap, quat, ctrl = doubles(mj[MOCAP_POS], 3), doubles(mj[MOCAP_QUAT], 4), doubles(mj[CTRL], 2)
@@ -113,7 +115,7 @@ def step(cfg, row, functions, mj, body, memory, action, obs, metrics, t):
     rollout = t // steps
     metrics[rollout] = max(metrics[rollout], success)
     if (t + 1) % steps == 0 and rollout + 1 < int(cfg[ROLLOUTS]):
-        reset(cfg, row, functions, mj, body, memory, obs)   # the next rollout: the arm starts over
+        reset(cfg, row, functions, mj, state, obs)   # the next rollout: the arm starts over
     return reward, False
 
 

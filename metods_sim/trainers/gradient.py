@@ -4,7 +4,7 @@ One update: `episodes` fresh training episodes are played with actions sampled f
 and GAE turns their rewards and values into advantages. On a discrete task the PyTorch twin plays them, the task's
 Numba functions stepping each episode; on a continuous task (a MuJoCo body, Meta-World) the task's own rollout
 plays them (its physics cannot be stepped from torch) and records every step, and the twin is replayed over the
-recorded inputs for the means and values the rollout acted on (`rollout_torch.collect` does either). The network
+recorded inputs for the means and values the rollout acted on (`rollout.twin.collect` does either). The network
 is then replayed over the recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0):
 each window's loss is backpropagated before the next one runs and W is detached between them, so memory holds
 one window of the W trajectory. The policy is the softmax of the logits on a discrete task, and on a continuous
@@ -26,7 +26,7 @@ import torch
 
 from ..agents import torch_twin
 from ..rollout import draw_episodes, rollout
-from ..rollout_torch import collect, replay
+from ..rollout.twin import collect, replay
 from ..seeding import rng_for
 from .es import fitness
 from .loop import CURVE, TrainResult, fitness_status, train_loop

@@ -7,7 +7,7 @@ from metods_sim.agents import make_agent
 from metods_sim.agents.torch_twin import recursive_update as torch_update
 from metods_sim.plasticity import recursive_update
 from metods_sim.rollout import draw_episodes, rollout
-from metods_sim.rollout_torch import collect, replay
+from metods_sim.rollout.twin import collect, replay
 from metods_sim.tasks import make_task
 
 from conftest import spec_for

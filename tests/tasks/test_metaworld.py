@@ -62,15 +62,15 @@ def test_the_fused_arm_reaches_its_goal_where_meta_worlds_does():
     episodes = draw_episodes(task, agent, np.random.default_rng(1), 1)
     row, cfg, sim = episodes.data[0], task.config(), task.simulator()
     target = row[sawyer.TARGET:sawyer.TARGET + 3]
-    body, memory, obs, metrics = np.zeros(task.state_size), np.zeros(2), np.zeros(39), np.zeros(1)
-    task.reset(cfg, row, sim.functions, sim.threads[0], body, memory, obs)
+    state, obs, metrics = np.zeros(task.state_size), np.zeros(39), np.zeros(1)
+    task.reset(cfg, row, sim.functions, sim.threads[0], state, obs)
     env = task.environments(episodes.data)[0]
     np.testing.assert_allclose(obs, env.reset()[0], atol=1e-12)
     success = []
     for t in range(150):
         action = np.append(np.clip((target - obs[:3]) * 20, -1, 1), 0.0)
         expected, reward, _, _, info = env.step(action)
-        got, _ = task.step(cfg, row, sim.functions, sim.threads[0], body, memory, action, obs, metrics, t)
+        got, _ = task.step(cfg, row, sim.functions, sim.threads[0], state, 0, action, obs, metrics, t)
         np.testing.assert_allclose(obs, expected, atol=1e-12)
         assert got == pytest.approx(reward, abs=1e-12)
         success.append(info["success"])

@@ -76,7 +76,7 @@ def plain_loss_gradient(trainer, agent, policy):
     """The gradient of an a2c loss (value weight 0.3, entropy 0.05, no normalisation) written directly on
     collect()'s graph of the first update's episodes; policy(run, params) gives the log-probability of the
     actions taken and the entropy, per step."""
-    from metods_sim.rollout_torch import collect
+    from metods_sim.rollout.twin import collect
 
     params = torch.tensor(agent.initial(rng_for(0, "init")), requires_grad=True)
     episodes = draw_episodes(trainer.task, agent, rng_for(0, "train", 0), 4)
@@ -206,7 +206,7 @@ def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, 
 
     from metods_sim.agents.torch_twin import log_std
     from metods_sim.rollout import rollout
-    from metods_sim.rollout_torch import collect
+    from metods_sim.rollout.twin import collect
     from metods_sim.trainers.gradient import policy_terms
 
     trainer, agent = build_continuous(kind)

@@ -1,5 +1,5 @@
 """Batched rollouts of the PyTorch twin (`agents.torch_twin`): the task's own Numba functions step every episode
-(`tasks.batch.batched`, no second copy of the task), the agent runs in torch, so the whole episode can be
+(`episodes.Lockstep`, no second copy of the task), the agent runs in torch, so the whole episode can be
 differentiated (backpropagation through time over the W trajectory).
 
 Rows: B = P·E, row b runs member b // E on episode b % E (member 0's rows first), as in `rollout.rollout`.
@@ -7,7 +7,7 @@ Actions come from the logits as in the fused kernel: argmax, or a sample drawn w
 `episodes.noise[e, t]`, so a sampled run is reproducible and equal to the Numba one.
 
 A continuous task (a MuJoCo body, Meta-World) cannot be stepped from here: its physics runs inside its own
-rollout (`rollout.rollout` by task.engine; a body's: the fused kernel of `rollout_physics`). `collect` then plays
+rollout (`rollout.rollout`: a body's in the fused kernel). `collect` then plays
 the episodes with that rollout, recording every step, rebuilds the network's inputs x_t = [o_t, a_{t−1}, r_{t−1}]
 from the recording, and replays the twin over them (`replay`): the same numbers, with the twin's graph. Its policy
 is the kernels' Gaussian, clip(mean + exp(log_std) · ε, -1, 1) with ε = `episodes.noise[e, t]` (E, T, A).
@@ -20,9 +20,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .agents.torch_twin import forward, log_std, torch_arrays
-from .rollout import _choose_all, rollout
-from .tasks.batch import batched
+from ..agents.torch_twin import forward, log_std, torch_arrays
+from .episodes import Lockstep, choose_all
 
 
 class Trajectory(NamedTuple):
@@ -80,38 +79,28 @@ def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=F
                              "rollout(..., record=E) records them on a continuous task")
         return _collect_recorded(agent, task, params, episodes, greedy=greedy, device=device)
     params = params.reshape(-1, agent.layout.size)
-    P, E, T, A = params.shape[0], episodes.data.shape[0], task.max_steps, task.n_actions
-    B, dtype = P * E, params.dtype
+    P, E, dtype = params.shape[0], episodes.data.shape[0], params.dtype
     members = torch_arrays(agent, params)
     arrays, W = per_row(members, E), initial_W(members, episodes, P, device)
-    reset_all, observe_all, step_all = batched(type(task))
-    cfg, data, noise = task.config(), np.tile(episodes.data, (P, 1)), np.tile(episodes.noise, (P, 1))
-    states, obs = np.zeros((B, task.state_size), np.int64), np.zeros((B, task.obs_size))
-    metrics, rewards, done, total = np.zeros((B, task.n_metrics)), np.zeros(B), np.zeros(B, bool), np.zeros(B)
-    prev = np.zeros((B, A + 1))            # one-hot previous action, previous reward
-    reset_all(cfg, data, states)
+    episode = Lockstep(task, np.tile(episodes.data, (P, 1)))
+    noise = np.tile(episodes.noise, (P, 1))
     out = {k: [] for k in ("x", "action", "reward", "live", "logits", "value", "v", "W")}
-    for t in range(T):
-        live = ~done
-        observe_all(cfg, data, states, obs)
-        x = torch.as_tensor(np.concatenate([obs, prev], axis=1), dtype=dtype, device=device)
-        live_t = torch.as_tensor(live, device=device)
+    for t in range(task.max_steps):
+        x = torch.as_tensor(episode.inputs(), dtype=dtype, device=device)
+        live_t = torch.as_tensor(~episode.done, device=device)
         logits, value, v, W = advance(agent, arrays, W, x, live_t)
-        action = _choose_all(logits.detach().cpu().numpy(), noise[:, t], greedy)
-        step_all(cfg, data, states, action, metrics, rewards, done)
-        total += rewards
-        prev[:] = 0.0
-        prev[np.arange(B), action] = 1.0
-        prev[:, A] = rewards
+        action = choose_all(logits.detach().cpu().numpy(), noise[:, t], greedy)
+        episode.step(action, t)
         for key, value_ in (("x", x), ("action", torch.as_tensor(action, device=device)),
-                            ("reward", torch.as_tensor(rewards.copy(), dtype=dtype, device=device)),
+                            ("reward", torch.as_tensor(episode.rewards.copy(), dtype=dtype, device=device)),
                             ("live", live_t), ("logits", logits), ("value", value), ("v", v), ("W", W)):
             if keep or key not in ("v", "W"):
                 out[key].append(value_)
-        if done.all():
+        if episode.done.all():
             break
     stacked = {k: torch.stack(v) if v else None for k, v in out.items()}
-    return Trajectory(**stacked, returns=total, metrics=metrics, steps=stacked["live"].sum(0).cpu().numpy())
+    return Trajectory(**stacked, returns=episode.total, metrics=episode.metrics,
+                      steps=stacked["live"].sum(0).cpu().numpy())
 
 
 def _collect_recorded(agent, task, params, episodes, *, greedy, device) -> Trajectory:
@@ -121,6 +110,8 @@ def _collect_recorded(agent, task, params, episodes, *, greedy, device) -> Traje
     genomes = params.detach().reshape(-1, agent.layout.size).cpu().numpy().astype(np.float64)
     acting = dataclasses.replace(agent, action="greedy" if greedy else "sample")
     E, A, O = episodes.data.shape[0], task.n_actions, task.obs_size
+    from . import rollout
+
     runs = [rollout(acting, task, genome, episodes, record=E) for genome in genomes]
     T = max(int(run.steps.max()) for run in runs)   # every episode ended by then
     steps = np.concatenate([run.steps[0] for run in runs])
