@@ -74,7 +74,7 @@ def _join(address: str) -> None:
         raise ProtocolError(f"RAY_ADDRESS={address}: the Ray cluster refused this process (token authentication): "
                             f"set RAY_AUTH_MODE=token and give it the cluster's token (~/.ray/auth_token or "
                             f"RAY_AUTH_TOKEN), as its nodes have") from None
-    why = first_line(error.__cause__ or error).split(" Last connection error")[0]
+    why = first_line(error.__cause__ or error)
     raise ProtocolError(f"RAY_ADDRESS={address}: cannot join the Ray cluster ({why}); is it the address and port that "
                         f"ray start --head printed?") from None
 
@@ -177,6 +177,8 @@ def _count(n: int, what: str) -> str:
 
 
 def first_line(error) -> str:
+    """The first sentence of an error's message, for one line."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     text = lines[0] if lines else type(error).__name__
+    text = text[:text.find(". ") + 1] if ". " in text else text
     return text if len(text) <= 200 else text[:197] + "..."
