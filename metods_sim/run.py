@@ -131,7 +131,7 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
             result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints)
         except NodeLost as error:   # the trainer checkpointed the generation it could not finish
             saved = (f"python -m metods_sim resume {out} continues from {_unit(spec)} {checkpoints.last}"
-                     if checkpoints.last is not None else "and no checkpoint could be written: run it again")
+                     if checkpoints.last is not None else "no checkpoint was written: run it again")
             raise OutputError(f"{error}; {saved} (docs/cluster.md)") from None
     final = result.best if spec["evaluation"]["agent"] == "best" else result.center
     try:

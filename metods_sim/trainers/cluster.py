@@ -109,8 +109,8 @@ def _check_reachable(address: str) -> None:
 
 def place(problem) -> None:
     """Start the Ray actors of an EvoTorch problem (EpisodeProblem), set each one's Numba threads, and say in one
-    line where they went. Actors that Ray cannot place within PLACING seconds (the CPUs are taken, or a node
-    was lost and Ray has not noticed yet) are a ProtocolError, not a run that waits for ever."""
+    line where they went. Actors that Ray cannot place within PLACING seconds (the CPUs are taken) are a
+    ProtocolError, not a run that waits for ever; a node that dies as they start, NodeLost."""
     import ray
 
     problem.all_remote_problems()   # creates the actors
@@ -120,9 +120,15 @@ def place(problem) -> None:
     if waiting:
         release(problem)
         raise ProtocolError(f"trainer.num_actors: Ray started {len(calls) - len(waiting)} of {len(calls)} actors "
-                            f"(1 CPU each) in {PLACING} s: the cluster's CPUs are taken by other work, or a node was "
-                            f"lost and Ray has not noticed yet (ray status); try again")
-    nodes = ray.get(calls)
+                            f"(1 CPU each) in {PLACING} s: the cluster's CPUs are taken by other work (ray status); "
+                            f"try again")
+    try:
+        nodes = ray.get(calls)
+    except Exception as error:
+        release(problem)
+        if lost(error):
+            raise NodeLost(f"a Ray node was lost as the actors started ({first_line(error)})") from None
+        raise
     per_node = threads_per_actor(nodes)
     threads = ray.get([actor.call.remote("use_threads", [per_node], {}) for actor in actors])  # as each sees them
     cpus, where = _cpus(), collections.defaultdict(list)

@@ -132,12 +132,7 @@ class ESTrainer:
         if self.agent.layout.size == 0:
             return self._nothing_to_train(initial)
         t = self.trainer
-        problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
-                                 device=t["device"], num_actors=self.actors)
-        if self.actors >= 2:   # EvoTorch runs a single actor's work in this process
-            # start the Ray actors now: their start-up draws from torch's global RNG, which must not shift the
-            # searcher's samples (a run with actors equals the same run without)
-            cluster.place(problem)
+        problem = self._problem()
         if state is None:
             torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
             searcher = make_searcher(t, problem, initial)
@@ -170,6 +165,25 @@ class ESTrainer:
                               checkpoint=checkpoint)
         finally:
             cluster.release(problem)   # their CPUs, for the next run of a sweep
+
+    def _problem(self) -> EpisodeProblem:
+        """The problem, its Ray actors started; when a node dies as they start (one that Ray had not yet marked
+        dead), they start again on the nodes left."""
+        t = self.trainer
+        for attempt in range(3):
+            problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
+                                     device=t["device"], num_actors=self.actors)
+            if self.actors < 2:   # EvoTorch runs a single actor's work in this process
+                return problem
+            try:
+                # start the Ray actors now: their start-up draws from torch's global RNG, which must not shift the
+                # searcher's samples (a run with actors equals the same run without)
+                cluster.place(problem)
+                return problem
+            except cluster.NodeLost:
+                if attempt == 2:
+                    raise
+                self.actors = cluster.connect(t["num_actors"])
 
     def _nothing_to_train(self, initial) -> TrainResult:
         """An agent without parameters (random) has no search space (and EvoTorch cannot search a 0-length
