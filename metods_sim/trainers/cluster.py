@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 
 from ..protocol import ProtocolError
 
@@ -116,19 +117,22 @@ def place(problem) -> None:
     problem.all_remote_problems()   # creates the actors
     actors = problem._actors
     calls = [actor.call.remote("ray_node", [], {}) for actor in actors]
-    _, waiting = ray.wait(calls, num_returns=len(calls), timeout=PLACING)
-    if waiting:
-        release(problem)
-        raise ProtocolError(f"trainer.num_actors: Ray started {len(calls) - len(waiting)} of {len(calls)} actors "
-                            f"(1 CPU each) in {PLACING} s: the cluster's CPUs are taken by other work (ray status); "
-                            f"try again")
-    try:
-        nodes = ray.get(calls)
-    except Exception as error:
-        release(problem)
-        if lost(error):
-            raise NodeLost(f"a Ray node was lost as the actors started ({first_line(error)})") from None
-        raise
+    waiting, deadline = calls, time.monotonic() + PLACING
+    while waiting:   # one by one: an actor that died with its node is "ready" too, and must not wait for the rest
+        ready, waiting = ray.wait(waiting, num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+        if not ready:
+            release(problem)
+            raise ProtocolError(f"trainer.num_actors: Ray started {len(calls) - len(waiting)} of {len(calls)} "
+                                f"actors (1 CPU each) in {PLACING} s: the cluster's CPUs are taken by other work (ray "
+                                f"status); try again")
+        try:
+            ray.get(ready)
+        except Exception as error:
+            release(problem)
+            if lost(error):
+                raise NodeLost(f"a Ray node was lost as the actors started ({first_line(error)})") from None
+            raise
+    nodes = ray.get(calls)
     per_node = threads_per_actor(nodes)
     threads = ray.get([actor.call.remote("use_threads", [per_node], {}) for actor in actors])  # as each sees them
     cpus, where = _cpus(), collections.defaultdict(list)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import time
 
 import numba
 import numpy as np
@@ -170,7 +171,7 @@ class ESTrainer:
         """The problem, its Ray actors started; when a node dies as they start (one that Ray had not yet marked
         dead), they start again on the nodes left."""
         t = self.trainer
-        for attempt in range(3):
+        for attempt in range(5):
             problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
                                      device=t["device"], num_actors=self.actors)
             if self.actors < 2:   # EvoTorch runs a single actor's work in this process
@@ -181,8 +182,9 @@ class ESTrainer:
                 cluster.place(problem)
                 return problem
             except cluster.NodeLost:
-                if attempt == 2:
+                if attempt == 4:
                     raise
+                time.sleep(5)   # for Ray to count the node out
                 self.actors = cluster.connect(t["num_actors"])
 
     def _nothing_to_train(self, initial) -> TrainResult:
