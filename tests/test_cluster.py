@@ -189,14 +189,25 @@ def test_a_run_that_loses_a_cluster_node_stops_with_its_checkpoint_and_resume_fi
     assert_same_run_as_without_ray(metods_sim.load(out), metods_sim.load(tmp_path / "alone"))
 
 
-def test_a_cluster_that_does_not_answer_is_one_line_and_exit_2(tmp_path):
-    closed = free_port()
-    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{closed}", "PYTHONPATH": str(ROOT)}
+@pytest.mark.parametrize("there", ["nothing", "http"])
+def test_an_address_where_no_ray_cluster_answers_is_one_line_and_exit_2_within_seconds(tmp_path, there):
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)   # it speaks HTTP/1
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"127.0.0.1:{free_port() if there == 'nothing' else server.server_address[1]}"
+    env = {**os.environ, "RAY_ADDRESS": address, "PYTHONPATH": str(ROOT)}
     started = time.time()
-    done = subprocess.run([sys.executable, "-m", "metods_sim", *small("trainer.num_actors=2"), "--out", tmp_path],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    try:
+        done = subprocess.run([sys.executable, "-m", "metods_sim", *small("trainer.num_actors=2"), "--out",
+                               tmp_path / "run"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    finally:
+        server.shutdown()
     assert done.returncode == 2 and time.time() - started < 60
-    assert done.stderr.strip() == (f"error: RAY_ADDRESS=127.0.0.1:{closed}: no Ray cluster answers there (Connection "
-                                   f"refused); start its head with ray start --head, or unset RAY_ADDRESS to run Ray "
-                                   f"on this machine")
-    assert not (tmp_path / "checkpoint.pkl").exists()
+    assert done.stderr.strip() == {
+        "nothing": f"error: RAY_ADDRESS={address}: no Ray cluster answers there (Connection refused); start its head "
+                   f"with ray start --head, or unset RAY_ADDRESS to run Ray on this machine",
+        "http": f"error: RAY_ADDRESS={address}: what answers there is not a Ray head (it speaks no gRPC); is it the "
+                f"address and port that ray start --head printed?"}[there]
+    assert not (tmp_path / "run").exists()   # refused before anything is written

@@ -100,12 +100,24 @@ def _check_reachable(address: str) -> None:
         raise ProtocolError(f"RAY_ADDRESS: expected HOST:PORT, the address of the head node that `ray start --head` "
                             f"prints, got {address!r}")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=TIMEOUT).close()
+        connection = socket.create_connection((host.strip("[]"), int(port)), timeout=TIMEOUT)
     except OSError as error:
         why = "no answer in {:.0f} s".format(TIMEOUT) if isinstance(error, TimeoutError) else \
             getattr(error, "strerror", None) or str(error)
         raise ProtocolError(f"RAY_ADDRESS={address}: no Ray cluster answers there ({why}); start its head with ray "
                             f"start --head, or unset RAY_ADDRESS to run Ray on this machine") from None
+    # Ray's head speaks gRPC, HTTP/2: it answers a client's preface with its SETTINGS frame. Anything else (an
+    # HTTP/1 server, say) would leave ray.init waiting for ever. With TLS (RAY_USE_TLS) Ray's own checks decide.
+    with connection:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("0", "false", ""):
+            try:
+                connection.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                frame = connection.recv(9)
+            except OSError:
+                frame = b""
+            if len(frame) < 4 or frame[3] != 4:
+                raise ProtocolError(f"RAY_ADDRESS={address}: what answers there is not a Ray head (it speaks no gRPC); "
+                                    f"is it the address and port that ray start --head printed?")
 
 
 def place(problem) -> None:
