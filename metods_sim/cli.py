@@ -65,8 +65,8 @@ examples:
   python -m metods_sim impair runs/ant_dir/20261125-120000/results.nc     (each actuator frozen in turn)
 
 exit status: 0 done, 1 training diverged (ES: the whole population; gradient: a non-finite loss or gradient;
-the dataset holds the run until then) or the results could not be written after training (the checkpoint holds
-it: resume), 2 bad input (one line on stderr names the file, the key and what was expected), 130 interrupted by
+the dataset holds the run until then) or the results could not be written after training, or a Ray node was
+lost (the checkpoint holds it: resume; docs/cluster.md), 2 bad input (one line on stderr names the file, the key and what was expected), 130 interrupted by
 Ctrl-C or SIGTERM (the dataset holds what ran; resume continues it)."""
 
 

@@ -24,6 +24,7 @@ from .rollout import draw_episodes, rollout
 from .seeding import rng_for
 from .tasks import make_task
 from .trainers import TRAINERS, iterations
+from .trainers.cluster import NodeLost
 
 
 def check_machine(spec: dict, source: str) -> None:
@@ -49,7 +50,8 @@ _BAR = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
 
 
 class OutputError(RuntimeError):
-    """The results could not be written after training; str(error) is the one line shown to the user."""
+    """The results could not be written after training, or a Ray node was lost during it (the checkpoint holds the
+    run); str(error) is the one line shown to the user."""
 
 
 def default_dir(name: str) -> Path:
@@ -125,7 +127,12 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
     spec = about["spec"]
     checkpoints = _Checkpoints(out, about)
     with _progress_bar(spec, progress) as show:
-        result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints)
+        try:
+            result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints)
+        except NodeLost as error:   # the trainer checkpointed the generation it could not finish
+            saved = (f"python -m metods_sim resume {out} continues from {_unit(spec)} {checkpoints.last}"
+                     if checkpoints.last is not None else "no checkpoint was written: run it again")
+            raise OutputError(f"{error}; {saved} (docs/cluster.md)") from None
     final = result.best if spec["evaluation"]["agent"] == "best" else result.center
     try:
         test = draw_episodes(task, agent, rng_for(spec["seed"], "test"), spec["evaluation"]["episodes"])

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import pickle
+import time
 
+import numba
 import numpy as np
 import torch
 from evotorch import Problem
@@ -21,6 +23,7 @@ from evotorch.algorithms import CEM, CMAES, PGPE, SNES, XNES
 
 from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
+from . import cluster
 from .loop import CURVE, TrainResult, fitness_status, train_loop
 
 
@@ -31,13 +34,16 @@ class EpisodeProblem(Problem):
         self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
         self.generation = 0
         self.env_steps = 0
+        self.threads = 0   # Numba threads of an actor (cluster.threads_per_actor); 0: as they are
         # store_solution_stats off: EvoTorch's best-so-far bookkeeping fails on a population that is all -inf
         # (all diverged), and the best genome of a run is chosen on the validation episodes anyway
         super().__init__("max", solution_length=agent.layout.size, initial_bounds=(-1.0, 1.0),
                          dtype=torch.float32, device=device, num_actors=num_actors or None,
-                         store_solution_stats=False)
+                         actor_config=cluster.ACTOR if num_actors else None, store_solution_stats=False)
 
     def _evaluate_batch(self, batch):
+        if self.threads:
+            numba.set_num_threads(self.threads)   # per calling thread, so at every call
         genomes = batch.values.detach().cpu().numpy().astype(np.float64)  # values are read-only: copy
         shared = draw_episodes(self.task, self.agent, rng_for(self.run_seed, "train", self.generation), self.episodes)
         result = rollout(self.agent, self.task, genomes, shared)
@@ -57,6 +63,15 @@ class EpisodeProblem(Problem):
 
     def _use_sync_data_from_actors(self, received):
         self.env_steps += int(sum(received))
+
+    # called on the actors by ESTrainer.train
+    def ray_node(self):
+        return cluster.node_id()
+
+    def use_threads(self, per_node):
+        self.threads = min(per_node[cluster.node_id()], numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(self.threads)
+        return numba.get_num_threads()
 
 
 def fitness(result) -> np.ndarray:
@@ -98,6 +113,8 @@ class ESTrainer:
     def __init__(self, trainer: dict, task, agent, *, seed: int):
         self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
         self.validation = draw_episodes(task, agent, rng_for(seed, "validation"), trainer["eval_episodes"])
+        # join the Ray cluster (RAY_ADDRESS) now, before the run writes anything: one that does not answer is bad input
+        self.actors = cluster.connect(trainer["num_actors"]) if trainer["num_actors"] else 0
 
     def validate(self, genome) -> float:
         return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
@@ -116,12 +133,7 @@ class ESTrainer:
         if self.agent.layout.size == 0:
             return self._nothing_to_train(initial)
         t = self.trainer
-        problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
-                                 device=t["device"], num_actors=t["num_actors"])
-        if t["num_actors"]:
-            # start the Ray actors now: their start-up draws from torch's global RNG, which must not shift the
-            # searcher's samples (a run with actors equals the same run without)
-            problem.all_remote_problems()
+        problem = self._problem()
         if state is None:
             torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
             searcher = make_searcher(t, problem, initial)
@@ -132,16 +144,48 @@ class ESTrainer:
 
         def generation(g):
             problem.generation = g
-            searcher.step()
+            before = _freeze(searcher, problem, result) if self.actors >= 2 else None
+            try:
+                searcher.step()
+            except Exception as error:
+                if not cluster.lost(error):
+                    raise
+                if checkpoint:   # the state before this generation: resuming runs it again, whole
+                    checkpoint(before, g)
+                raise cluster.NodeLost(f"a Ray node was lost during {self.ITERATIONS[:-1]} {g} "
+                                       f"({cluster.first_line(error)})") from None
             center = searcher.status["center"].detach().cpu().numpy().astype(np.float64)
             evals = searcher.population.evals[:, 0].detach().cpu().numpy()
             status = fitness_status(evals) | dict(env_steps=problem.env_steps)
             return center, status, status["diverged"] == len(evals)   # the whole population diverged
 
-        return train_loop(generation, result, settings=t, iterations=t[self.ITERATIONS],
-                          unit=self.ITERATIONS[:-1], validate=self.validate,
-                          freeze=lambda: _freeze(searcher, problem, result), on_generation=on_generation,
-                          checkpoint=checkpoint)
+        try:
+            return train_loop(generation, result, settings=t, iterations=t[self.ITERATIONS],
+                              unit=self.ITERATIONS[:-1], validate=self.validate,
+                              freeze=lambda: _freeze(searcher, problem, result), on_generation=on_generation,
+                              checkpoint=checkpoint)
+        finally:
+            cluster.release(problem)   # their CPUs, for the next run of a sweep
+
+    def _problem(self) -> EpisodeProblem:
+        """The problem, its Ray actors started; when a node dies as they start (one that Ray had not yet marked
+        dead), they start again on the nodes left."""
+        t = self.trainer
+        for attempt in range(5):
+            problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
+                                     device=t["device"], num_actors=self.actors)
+            if self.actors < 2:   # EvoTorch runs a single actor's work in this process
+                return problem
+            try:
+                # start the Ray actors now: their start-up draws from torch's global RNG, which must not shift the
+                # searcher's samples (a run with actors equals the same run without)
+                cluster.place(problem)
+                return problem
+            except cluster.NodeLost:
+                if attempt == 4:
+                    raise
+                time.sleep(5)   # for Ray to count the node out
+                self.actors = cluster.connect(t["num_actors"])
 
     def _nothing_to_train(self, initial) -> TrainResult:
         """An agent without parameters (random) has no search space (and EvoTorch cannot search a 0-length
