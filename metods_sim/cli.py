@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .errors import UserError
 from .protocol import ProtocolError
 from .protocol.schema import KINDED, SECTIONS, TOP
 
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
             print(fields_text())
             return 0
         return _run(argv)
-    except ProtocolError as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training started or after the dataset was written: nothing to save

@@ -39,7 +39,19 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
+from ..fields import Field, choice, number
 from ..plasticity.jit import FUSED
+
+# Fields several agents share.
+INIT_LOG_STD = number(0.0, "On a continuous task (MuJoCo, Meta-World): the starting log standard deviation of "
+                           "every action of the Gaussian policy, σ = exp(init_log_std), the genome's log_std block. "
+                           "The gradient trainer learns it from there; ES scores the mean action (action: greedy), "
+                           "so there it only matters for action: sample. Unused on a discrete task [ours: 0, σ = 1].")
+ACTION = choice("greedy", "Action selection from the logits: greedy (argmax) or sample (softmax) [ours: greedy "
+                          "under ES, less fitness noise]. On a MuJoCo task the network's outputs are the mean "
+                          "of a Gaussian with learned log_std: greedy takes the mean, sample draws; either is "
+                          "clipped to [-1, 1].", ("greedy", "sample"))
+DTYPE = choice("float32", "Float type of the rollout kernels (float64 for checks).", ("float32", "float64"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,13 @@ class Agent:
     continuous: bool = field(default=False, kw_only=True)   # the task's actions are vectors (`Task.continuous`)
 
     kind: ClassVar[str]
+    FIELDS: ClassVar[dict[str, Field]] = {}   # the protocol's `agent` keys: default, check, doc (`metods_sim.fields`)
+
+    @classmethod
+    def check(cls, section: dict, where, *, task) -> dict:
+        """Rules across this agent's fields and the task's class `task`, on a section whose fields each passed
+        their own check; raises ProtocolError naming the key through `where(key path)`."""
+        return section
 
     @property
     def inputs(self) -> int:

@@ -29,7 +29,8 @@ from numba import njit
 from ..plasticity import WRITE_CODES, recursive_step, recursive_update
 from ..plasticity.jit import FUSED, NOALIAS
 from ..plasticity.kernel import LANES, expand_beta
-from .base import Agent
+from ..fields import choice, integer, number
+from .base import ACTION, DTYPE, INIT_LOG_STD, Agent
 from .lanes import dense, dense_rows, gather, gather_bias
 from .layout import Layout
 
@@ -95,6 +96,29 @@ class MetODS(Agent):
     init_beta: float
 
     kind = "metods"
+    FIELDS = {
+        "neurons": integer(20, "N, neurons of the dynamic layer [paper: 20 solve Harlow].", min=1),
+        "steps": integer(4, "S, recursive read/write passes per time step [paper: S = 4 best].", min=1),
+        "write": choice("linear", "Write vector u(v): vanilla u = v, linear u = L v, mlp u = U2 tanh(U1 v) "
+                                  "[paper].", ("vanilla", "linear", "mlp")),
+        "mlp_hidden": integer(20, "Hidden units of the mlp write vector [ours].", min=1),
+        "plasticity": choice("elementwise", "alpha: elementwise = learned N×N per-synapse plasticity [paper]; "
+                                            "none = all ones [ours, the ablation].", ("elementwise", "none")),
+        "W0": choice("zeros", "Initial fast weights each episode: zeros, learned (in the genome), or sampled "
+                              "(N(0, W0_std²) per episode) [paper lists all three; ours: zeros].",
+                     ("zeros", "learned", "sampled")),
+        "W0_std": number(0.1, "Standard deviation of W0 when sampled.", min=0),
+        "action": ACTION,
+        "W_clip": number(0.0, "Bound on every fast weight: after each time step W is clipped to [-W_clip, W_clip] "
+                              "(0: no bound) [ours]. Unbounded, a rule whose W overflows or becomes NaN makes that "
+                              "member diverge: it gets the worst fitness.", min=0),
+        "dtype": DTYPE,
+        "init_std": number(1.0, "Initial f and g weights ~ N(0, init_std²/fan_in) [ours].", min=0),
+        "init_log_std": INIT_LOG_STD,
+        "init_alpha": number(1.0, "Initial value of every alpha entry [ours]."),
+        "init_beta": number(0.1, "Initial write coefficients beta[s, s]; beta[s, s-1] = kappa[s, s] = 1, the "
+                                 "rest 0: each pass starts as a plain Hebbian accumulation [ours]."),
+    }
 
     @property
     def layout(self) -> Layout:

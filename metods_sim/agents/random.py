@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit
 
 from ..plasticity.jit import FUSED
-from .base import Agent, always_finite, record_nothing
+from ..fields import ProtocolError, choice
+from .base import DTYPE, Agent, always_finite, record_nothing
 from .layout import Layout
 
 
@@ -28,6 +29,20 @@ class Random(Agent):
     dtype: str
 
     kind = "random"
+    FIELDS = {
+        "action": choice("sample", "sample: uniform random actions, drawn from each episode's uniforms (its "
+                                   "logits are all equal: greedy would always pick action 0); on a MuJoCo task "
+                                   "N(0, 1) actions clipped to [-1, 1]. zero: the zero action at every step "
+                                   "(MuJoCo tasks only: the motionless baseline).", ("sample", "zero")),
+        "dtype": DTYPE,
+    }
+
+    @classmethod
+    def check(cls, section, where, *, task):
+        if section["action"] == "zero" and not task.continuous:
+            raise ProtocolError(f"{where('agent.action')}: expected sample with task.kind {task.name} (zero is the "
+                                f"motionless baseline of the MuJoCo tasks), got 'zero'")
+        return section
 
     @property
     def layout(self) -> Layout:

@@ -108,7 +108,7 @@ def _compressed(ds: xr.Dataset) -> dict:
 def open_results(path) -> xr.Dataset:
     """`load`, for paths given on the command line: a missing or unreadable file is a ProtocolError (one line
     naming it, exit status 2), not a traceback."""
-    from ..protocol import ProtocolError
+    from ..fields import ProtocolError
 
     try:
         return load(path)

@@ -33,6 +33,8 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from ..fields import Field
+
 
 @dataclass(frozen=True)
 class Task:
@@ -45,6 +47,13 @@ class Task:
     state_dtype: ClassVar[type] = np.int64   # of the per-episode state (a body's: float64)
     metric: ClassVar[str]        # name of the per-episode metric vector, e.g. "correct"
     metric_dim: ClassVar[str]    # its dimension in the dataset, e.g. "trial"
+    FIELDS: ClassVar[dict[str, Field]] = {}   # the protocol's `task` keys: default, check, doc (`metods_sim.fields`)
+
+    @classmethod
+    def check(cls, section: dict, where) -> dict:
+        """Rules across this task's fields, on a section whose fields each passed their own check; raises
+        ProtocolError naming the key through `where(key path)`. Returns the section, normalised."""
+        return section
 
     @property
     def n_actions(self) -> int:

@@ -18,11 +18,13 @@ class TaskEnv(gymnasium.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, kind: str, **fields):
-        from ..protocol import ProtocolError, validate
-        from . import make_task
+        from ..fields import ProtocolError, Where, kinded
+        from . import TASKS, make_task
 
-        try:
-            section = validate({"task": {"kind": kind, **fields}}, f"metods_sim task {kind}")["task"]
+        where = Where(f"metods_sim task {kind}")
+        try:   # the task's own fields and rules, as a protocol's `task` section
+            section = kinded("task", TASKS, "harlow", "task", {"kind": kind, **fields}, where)
+            section = TASKS[kind].check(section, where)
         except ProtocolError as error:
             raise ValueError(str(error)) from None
         self.task = make_task(section)

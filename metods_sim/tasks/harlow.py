@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..fields import integer, number
 from ..plasticity.jit import JIT
 from .base import Task
 
@@ -69,6 +70,19 @@ class Harlow(Task):
     step_limit: int
 
     name = "harlow"
+    FIELDS = {
+        "presentations": integer(6, "Presentations per episode (the first is a coin flip) [ours: 6 fits the "
+                                    "paper's optimum of 6.2].", min=1),
+        "pattern_size": integer(8, "Length of the random ±1 object patterns [ours].", min=1),
+        "distance": integer(1, "Steps from the centre to each object on the 1-D track [ours: 1; with 2 the "
+                               "shipped budget did not escape the random-choice plateau reliably, see README].",
+                            min=1),
+        "fixation_reward": number(0.2, "Reward for reaching the centre during fixation [figure].", min=0),
+        "correct_reward": number(1.0, "Reward for choosing the episode's rewarded object [figure]."),
+        "wrong_reward": number(-1.0, "Reward for choosing the other object [figure]."),
+        "step_limit": integer(60, "Steps per episode at most; unreached presentations count as not chosen [ours: "
+                                  "3.3x the 18 steps an optimal agent needs with distance 1].", min=1),
+    }
     metric = "correct"
     metric_dim = "trial"
 

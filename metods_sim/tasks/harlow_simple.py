@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..fields import integer, number
 from ..plasticity.jit import JIT
 from .base import Task
 from .harlow import rewarded_side, sample_objects, show_object
@@ -33,6 +34,12 @@ class HarlowSimple(Task):
     wrong_reward: float
 
     name = "harlow_simple"
+    FIELDS = {
+        "presentations": integer(6, "Presentations per episode, two steps each (choice, feedback).", min=1),
+        "pattern_size": integer(8, "Length of the random ±1 object patterns [ours].", min=1),
+        "correct_reward": number(1.0, "Reward for choosing the episode's rewarded object."),
+        "wrong_reward": number(-1.0, "Reward for choosing the other object."),
+    }
     metric = "correct"
     metric_dim = "trial"
 

@@ -33,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
+from ..fields import Field, ProtocolError, choice, integer, number
 from ..plasticity.jit import FUSED
 from . import physics
 from .base import Task
@@ -80,6 +81,39 @@ class Locomotion(Task):
     torso_xpos: ClassVar[bool]        # torso position from the body's xpos (Ant-v5) or qpos[0] (HalfCheetah-v5)
 
     goal_kind: ClassVar[str] = "direction"
+
+    @staticmethod
+    def body_fields(ctrl_cost: float, ctrl_doc: str) -> dict:
+        """The fields every MuJoCo task has."""
+        return {
+            "horizon": integer(200, "Steps per episode (each frame_skip MuJoCo steps) [paper: 200].", min=1),
+            "ctrl_cost": number(ctrl_cost, "Weight of the control cost, ctrl_cost · Σ a² over the applied controls "
+                                           + ctrl_doc, min=0),
+            "reset_noise": number(0.1, "Scale s of Gymnasium's reset noise: qpos0 + U(-s, s), s · N(0, 1) "
+                                       "velocities [Gymnasium: 0.1].", min=0),
+            "frame_skip": integer(5, "MuJoCo steps of 0.01 s per environment step [Gymnasium: 5].", min=1),
+            "impair": Field({"frozen": []}, "Robot impairment, {frozen: [k, ...]}: actuators (0-based; ant_dir "
+                                            "0-7, cheetah 0-5) given zero torque, e.g. at evaluation: --set "
+                                            "task.impair.frozen=[2] [paper: one actuator frozen at test time, "
+                                            "unseen in training]; {frozen: []}: none.", "mapping"),
+        }
+
+    @classmethod
+    def check(cls, section, where):
+        """task.impair checked against the body's actuators: {frozen: [k, ...]} with 0 <= k < actuators."""
+        impair, actuators = section["impair"], cls.actuators
+        for key in impair:
+            if key != "frozen":
+                raise ProtocolError(f"{where('task.impair.' + str(key))}: unknown key; expected frozen")
+        frozen = impair.get("frozen", [])
+        if not isinstance(frozen, list) or not all(isinstance(k, int) and not isinstance(k, bool) and
+                                                   0 <= k < actuators for k in frozen):
+            origin = where.origins.get("task.impair.frozen") or where.origins.get("task.impair") or \
+                where.origins.get("task") or f"{where.source}: task.impair.frozen"
+            raise ProtocolError(f"{origin}: expected a list of actuator indices in 0..{actuators - 1} "
+                                f"({section['kind']} has {actuators} actuators), got {frozen!r}")
+        section["impair"] = {"frozen": list(frozen)}
+        return section
 
     @property
     def body_terms(self) -> dict:
@@ -281,6 +315,27 @@ class AntDir(Locomotion):
     healthy_z_max: float
 
     name = "ant_dir"
+    FIELDS = {
+        "directions": choice("forward_backward", "Rewarded direction drawn per episode: forward_backward (θ = 0 "
+                                                 "or π [paper], as many of each in every set of episodes "
+                                                 "[ours]), uniform (θ ~ U(0, 2π)), or forward (θ = 0 always: "
+                                                 "plain locomotion, nothing to adapt to; a first curriculum "
+                                                 "stage, see trainer.init_from).",
+                             ("forward_backward", "uniform", "forward")),
+        **Locomotion.body_fields(0.5, "[Gymnasium Ant-v5: 0.5]."),
+        "contact_cost": number(5e-4, "Weight of the contact cost, Σ clip(cfrc_ext)² [Gymnasium Ant-v5: 5e-4].",
+                               min=0),
+        "contact_force": number(1.0, "Contact forces are clipped to ±contact_force, in the cost and the "
+                                     "observation [Gymnasium Ant-v5: 1].", above=0),
+        "contact_obs": Field(True, "The 78 clipped contact forces are part of the observation (105 floats; "
+                                   "false: 27) [Gymnasium Ant-v5: true].", "bool"),
+        "healthy_reward": number(1.0, "Survival bonus per step while the torso's height is in [healthy_z_min, "
+                                      "healthy_z_max] [Gymnasium Ant-v5: 1].", min=0),
+        "terminate": Field(True, "The episode ends when the torso's height leaves that range [Gymnasium "
+                                 "Ant-v5: true].", "bool"),
+        "healthy_z_min": number(0.2, "Lowest healthy torso height [Gymnasium Ant-v5: 0.2]."),
+        "healthy_z_max": number(1.0, "Highest healthy torso height [Gymnasium Ant-v5: 1]."),
+    }
     model_file = "ant.xml"
     actuators = 8
     skip_qpos = 2
@@ -307,6 +362,9 @@ class CheetahDir(Locomotion):
     """Gymnasium's HalfCheetah-v5 rewarded for running forward or backward, drawn per episode."""
 
     name = "cheetah_dir"
+    FIELDS = {   # the direction, ±1, is drawn as ant_dir's forward_backward: as many of each
+        **Locomotion.body_fields(0.05, "[meta-RL's usual 0.05; Gymnasium's default 0.1]."),
+    }
     model_file = "half_cheetah.xml"
     actuators = 6
     skip_qpos = 1
@@ -325,6 +383,12 @@ class CheetahVel(CheetahDir):
     velocity_max: float
 
     name = "cheetah_vel"
+    FIELDS = {
+        "velocity_min": number(0.0, "Lowest goal velocity, drawn per episode from U(velocity_min, velocity_max) "
+                                    "[ours: the common meta-RL range 0-2 m/s]."),
+        "velocity_max": number(2.0, "Highest goal velocity."),
+        **Locomotion.body_fields(0.05, "[meta-RL's usual 0.05; Gymnasium's default 0.1]."),
+    }
     goal_kind = "velocity"
 
     def goals(self, rng, episodes):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..fields import ProtocolError, integer, number
 from ..plasticity.jit import JIT
 from .base import Task
 
@@ -105,6 +106,24 @@ class Maze(Task):
     step_limit: int
 
     name = "maze"
+    FIELDS = {
+        "size": integer(8, "Side of the whole grid in cells, border included, as the paper counts its mazes in "
+                           "pixels (a (size-2)x(size-2) area inside a wall border) [paper: 8 for training, 10 to "
+                           "test generalization].", min=4),
+        "view": integer(3, "Side of the square window of cells around the agent it observes (odd) [paper: 3].",
+                        min=1),
+        "target_reward": number(10.0, "Reward for reaching the hidden target, after which the agent is "
+                                      "teleported to a random free cell [paper].", above=0),
+        "wall_reward": number(0.0, "Reward for a move into a wall (a penalty when negative) [paper: 0].", max=0),
+        "step_limit": integer(100, "Steps per episode [paper: 100].", min=1),
+    }
+
+    @classmethod
+    def check(cls, section, where):
+        if section["view"] % 2 == 0:
+            raise ProtocolError(f"{where('task.view')}: expected an odd number (the window is centred on the "
+                                f"agent), got {section['view']}")
+        return section
     metric = "find_step"
     metric_dim = "find"
 

@@ -23,12 +23,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..protocol import ProtocolError
+from ..errors import UserError
+from ..fields import Field, ProtocolError, choice, integer
 from . import physics, sawyer
 from .base import Task
 
 
-class MetaWorldError(ProtocolError):
+class MetaWorldError(UserError):
     """Meta-World is missing or does not know the task: one line, exit status 2."""
 
 
@@ -72,6 +73,26 @@ class MetaWorld(Task):
     benchmark_seed: int
 
     name = "metaworld"
+    FIELDS = {
+        "benchmark": choice("ML1", "Meta-World benchmark: ML1 (one environment, its goals vary) or ML10 (10 "
+                                   "training, 5 test environments) [paper].", ("ML1", "ML10")),
+        "env_name": Field("reach-v3", "ML1's environment, e.g. reach-v3, push-v3 [paper]; unused by ML10.", "str"),
+        "split": choice("train", "Tasks episodes are drawn from: the benchmark's train or test tasks.",
+                        ("train", "test")),
+        "rollouts": integer(10, "Rollouts per adaptation episode, W carried from one to the next [paper: 10].",
+                            min=1),
+        "rollout_steps": integer(500, "Steps per rollout [paper and Meta-World: 500].", min=1, max=500),
+        "benchmark_seed": integer(0, "Seed of Meta-World's benchmark (its lists of tasks) [ours].", min=0),
+    }
+
+    @classmethod
+    def check(cls, section, where):
+        if section["benchmark"] == "ML1":
+            metaworld_module()   # missing: one line naming the install
+            if not known_environment(section["env_name"]):
+                raise ProtocolError(f"{where('task.env_name')}: expected a Meta-World ML1 environment such as "
+                                    f"reach-v3 or push-v3, got {section['env_name']!r}")
+        return section
     metric = "success"
     metric_dim = "rollout"
     continuous: ClassVar[bool] = True

@@ -33,7 +33,7 @@ from numba import carray, njit, types
 from numba.extending import intrinsic
 
 from ..plasticity.jit import FUSED
-from ..protocol import ProtocolError
+from ..errors import UserError
 
 FUNCTIONS = ("mj_step", "mj_forward", "mj_rnePostConstraint", "mj_resetData", "mj_getState", "mj_setState")
 MODEL, STEP, FORWARD, RNE_POST, RESET, GET_STATE, SET_STATE = range(len(FUNCTIONS) + 1)
@@ -42,7 +42,7 @@ DATA, QPOS, QVEL, CTRL, XPOS, CFRC_EXT, MOCAP_POS, MOCAP_QUAT, SITE_XPOS, GEOM_X
 MEMORY = 2   # floats a physics task keeps per agent beside its body (the Ant: its torso's last (x, y))
 
 
-class PhysicsError(ProtocolError):
+class PhysicsError(UserError):
     """MuJoCo is missing or unusable: bad input like a bad protocol (one line, exit status 2)."""
 
 

@@ -23,8 +23,9 @@ from evotorch.algorithms import CEM, CMAES, PGPE, SNES, XNES
 
 from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
+from ..fields import ProtocolError, choice, integer, number
 from . import cluster
-from .loop import CURVE, TrainResult, fitness_status, train_loop
+from .loop import CURVE, INIT_FROM, TrainResult, fitness_status, train_loop
 
 
 class EpisodeProblem(Problem):
@@ -105,6 +106,42 @@ def make_searcher(trainer: dict, problem, center):
 
 class ESTrainer:
     kind = "es"
+    FIELDS = {
+        "algorithm": choice("pgpe", "EvoTorch search algorithm.", ("pgpe", "snes", "xnes", "cmaes", "cem")),
+        "generations": integer(3000, "Generations at most.", min=1),
+        "time_limit": number(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes "
+                                  "as usual.", min=0),
+        "popsize": integer(256, "Population size (pgpe samples symmetric pairs: must be even).", min=2),
+        "episodes": integer(8, "Episodes per member per generation; every member sees the same ones.", min=1),
+        "stdev_init": number(0.05, "Initial standard deviation of the search distribution.", above=0),
+        "center_lr": number(0.01, "Centre learning rate (pgpe, snes, xnes).", above=0),
+        "stdev_lr": number(0.1, "Standard-deviation learning rate (pgpe, snes, xnes).", above=0),
+        "optimizer": choice("clipup", "Optimizer of the pgpe centre.", ("clipup", "adam", "sgd")),
+        "max_speed": number(0.02, "ClipUp maximum speed (pgpe with clipup).", above=0),
+        "parenthood_ratio": number(0.25, "Share of the population that are parents (cem).", above=0, max=1),
+        "eval_every": integer(25, "Generations between evaluations of the search centre on held-out episodes.",
+                              min=1),
+        "eval_episodes": integer(512, "Held-out episodes of each centre evaluation (the validation set).", min=1),
+        "checkpoint_every": integer(100, "Generations between checkpoints (DIR/checkpoint.pkl, from which `python "
+                                         "-m metods_sim resume DIR` continues); one is also written when training "
+                                         "stops. 0: only then.", min=0),
+        "device": choice("cpu", "Device of the ES arithmetic (rollouts always run on the CPU).", ("cpu", "cuda")),
+        "num_actors": integer(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
+                              min=0),
+        "init_from": INIT_FROM,
+    }
+
+    @classmethod
+    def check(cls, section, where, *, agent):
+        """Rules across the `trainer` section's fields (each passed its own check) and the `agent` section."""
+        if section["algorithm"] == "pgpe" and section["popsize"] % 2:
+            raise ProtocolError(f"{where('trainer.popsize')}: expected an even number with algorithm pgpe (it "
+                                f"samples symmetric pairs), got {section['popsize']}")
+        if section["num_actors"] and section["device"] != "cpu":
+            raise ProtocolError(f"{where('trainer.device')}: expected cpu when trainer.num_actors > 0 (EvoTorch's "
+                                f"Ray actors run on the CPU), got {section['device']}")
+        return section
+
     CURVE = CURVE
     ITERATIONS = "generations"   # the protocol field counting this trainer's iterations
     DIVERGED = ("every member of generation {} diverged (non-finite fast weights W); the dataset holds the run "

@@ -29,7 +29,8 @@ from ..rollout import draw_episodes, rollout
 from ..rollout.twin import collect, replay
 from ..seeding import rng_for
 from .es import fitness
-from .loop import CURVE, TrainResult, fitness_status, train_loop
+from ..fields import Field, ProtocolError, choice, integer, number
+from .loop import CURVE, INIT_FROM, TrainResult, fitness_status, train_loop
 
 
 def gae(reward, value, live, gamma: float, lam: float):
@@ -64,6 +65,46 @@ def policy_terms(out, action, log_std=None):
 
 class GradientTrainer:
     kind = "gradient"
+    FIELDS = {
+        "algorithm": choice("a2c", "On-policy actor-critic through the whole episode (backpropagation through "
+                                   "time over W): a2c, or ppo (clipped ratio, several epochs per batch) [paper: "
+                                   "actor-critic with GAE].", ("a2c", "ppo")),
+        "updates": integer(2000, "Parameter updates at most (the dataset's generation axis).", min=1),
+        "time_limit": number(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes "
+                                  "as usual.", min=0),
+        "episodes": integer(64, "Episodes per update, run in one batch with actions sampled from the policy.",
+                            min=1),
+        "lr": number(0.001, "Adam learning rate [ours].", above=0),
+        "gamma": number(0.9, "Discount factor [ours].", min=0, max=1),
+        "gae_lambda": number(0.95, "GAE lambda [ours].", min=0, max=1),
+        "entropy": number(0.01, "Weight of the policy-entropy bonus [ours].", min=0),
+        "value_coef": number(0.5, "Weight of the value (critic) loss [ours].", min=0),
+        "max_grad_norm": number(1.0, "Gradient norm clipping (0: none) [ours].", min=0),
+        "normalize_advantages": Field(True, "Advantages rescaled to mean 0, standard deviation 1 over each batch "
+                                            "[ours].", "bool"),
+        "bptt": integer(0, "Truncated backpropagation through time: gradients cross at most this many steps of "
+                           "the W trajectory, and memory holds one such window (0: the whole episode).", min=0),
+        "ppo_epochs": integer(4, "Passes over each batch (ppo).", min=1),
+        "ppo_clip": number(0.2, "Clipping of the probability ratio (ppo).", above=0),
+        "eval_every": integer(10, "Updates between evaluations of the parameters on held-out episodes.", min=1),
+        "eval_episodes": integer(512, "Held-out episodes of each evaluation (the validation set).", min=1),
+        "checkpoint_every": integer(100, "Updates between checkpoints (DIR/checkpoint.pkl: parameters, Adam's "
+                                         "state, torch's RNG, the curve so far; `python -m metods_sim resume DIR` "
+                                         "continues from it); one is also written when training stops. 0: only "
+                                         "then.", min=0),
+        "device": choice("cpu", "Device of the PyTorch twin (the task always steps on the CPU).", ("cpu", "cuda")),
+        "init_from": INIT_FROM,
+    }
+
+    @classmethod
+    def check(cls, section, where, *, agent):
+        """The gradient trainer needs an agent with a PyTorch twin."""
+        if agent["kind"] != "metods":
+            raise ProtocolError(f"{where('trainer.kind')}: expected es with agent.kind {agent['kind']} (the "
+                                f"gradient trainer differentiates MetODS's PyTorch twin, and only MetODS has one), "
+                                f"got gradient")
+        return section
+
     CURVE = CURVE
     ITERATIONS = "updates"   # the protocol field counting this trainer's iterations
     DIVERGED = ("update {} diverged (non-finite loss or gradient; its step was not taken); the dataset holds the "

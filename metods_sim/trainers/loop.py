@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..fields import Field
 from .stopping import StopRequests
+
+# The field every trainer has (its `FIELDS` and `check(section, where, *, agent)` are beside each trainer class).
+INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
+                     "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
+                     "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
+                     "[ours]. Not read for an agent without parameters (random).", "str")
 
 CURVE = ("fitness_mean", "fitness_max", "fitness_min", "center_return", "diverged", "env_steps", "wall_time")
 
