@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from ..protocol import ProtocolError
+from ..fields import ProtocolError
 
 # where each actor goes: one CPU each, spread over the nodes
 ACTOR = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}

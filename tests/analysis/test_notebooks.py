@@ -84,18 +84,25 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
 
     load = lambda name: metods_sim.load(ROOT / "data" / f"{name}.nc")   # noqa: E731
     metods, rl2, random, short = (summary(load(n)) for n in ("maze", "maze_rl2", "maze_random", "maze_30min"))
-    assert metods["success"] == pytest.approx(1.0, abs=0.005) and random["success"] < 0.3
-    assert 28 < metods["first_reward_mean"] < 38 and random["first_reward_mean"] > 80
-    assert 25 < metods["return_mean"] < 34
-    returns = find_intervals(load("maze"), among=3)["mean"].values    # flat: no faster return to the target
-    assert returns.min() > 0.85 * returns[0]
-    gradient = summary(load("maze_gradient"))   # the same plateau, by far fewer environment steps
-    assert abs(gradient["return_mean"] - metods["return_mean"]) < 3 and 30 < gradient["first_reward_mean"] < 40
-    assert gradient["env_steps"] * 50 < metods["env_steps"]
+    assert metods["success"] == pytest.approx(1.0, abs=0.005) and 0.3 < random["success"] < 0.5
+    assert 15 < metods["first_reward_mean"] < 22 and random["first_reward_mean"] > 65
+    assert 55 < metods["return_mean"] < 70
+    steps = load("maze")["eval_find_step"].values          # later rewards come faster than the first
+    intervals = np.diff(np.concatenate([np.zeros((len(steps), 1)), steps], axis=1), axis=1)
+    later = intervals[:, 1:][steps[:, 1:] > 0]
+    assert later.mean() < 0.8 * metods["first_reward_mean"]
+    same = find_intervals(load("maze"), among=3)["mean"].values       # over the same episodes: a smaller fall
+    assert same[1:].max() < same[0] and same.min() > 0.85 * same[0]
+    assert 25 < summary(load("maze_10x10"))["return_mean"] < metods["return_mean"]
+    # the earlier sizing's rows, among themselves
+    gradient = summary(load("maze_gradient"))
+    assert abs(gradient["return_mean"] - short["return_mean"]) < 3 and 30 < gradient["first_reward_mean"] < 40
+    assert gradient["env_steps"] * 25 < short["env_steps"]
     assert short["return_mean"] > 2 * rl2["return_mean"] and rl2["generations"] > 1.8 * short["generations"]
-    for name in ("maze", "maze_rl2"):
+    for name in ("maze_30min", "maze_rl2"):
         assert summary(load(f"{name}_10x10"))["return_mean"] < summary(load(name))["return_mean"]
-    assert (ablation_table(load("maze_ablation"))["return_mean"] < 2 * random["return_mean"]).all()
+    on_their_mazes = summary(load("maze_random_10x10"))   # today's size 10 is the earlier sizing's 8
+    assert (ablation_table(load("maze_ablation"))["return_mean"] < 2 * on_their_mazes["return_mean"]).all()
 
 
 def test_the_comparison_notebook_runs_and_shows_its_figure(tmp_path):
