@@ -52,6 +52,10 @@ ACTION = choice("greedy", "Action selection from the logits: greedy (argmax) or 
                           "of a Gaussian with learned log_std: greedy takes the mean, sample draws; either is "
                           "clipped to [-1, 1].", ("greedy", "sample"))
 DTYPE = choice("float32", "Float type of the rollout kernels (float64 for checks).", ("float32", "float64"))
+# the fields a baseline network (rl2, feedforward) has after its size, in this order
+BASELINE_FIELDS = {"action": ACTION, "dtype": DTYPE,
+                   "init_std": number(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
+                   "init_log_std": INIT_LOG_STD}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from numba import njit
 
 from ..plasticity.jit import FUSED
 from ..plasticity.kernel import LANES
-from ..fields import integer, number
-from .base import ACTION, DTYPE, INIT_LOG_STD, Agent, always_finite
+from ..fields import integer
+from .base import BASELINE_FIELDS, Agent, always_finite
 from .lanes import dense, dense_rows, gather, gather_bias
 from .layout import Layout
 
@@ -51,10 +51,7 @@ class Feedforward(Agent):
         "hidden": integer(48, "H, tanh units of the one hidden layer on [o, one-hot a, r], no memory across steps "
                               "[ours: 48 gives 1,396 parameters on harlow, as many as the default MetODS agent's "
                               "1,412].", min=1),
-        "action": ACTION,
-        "dtype": DTYPE,
-        "init_std": number(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
-        "init_log_std": INIT_LOG_STD,
+        **BASELINE_FIELDS,
     }
 
     @property

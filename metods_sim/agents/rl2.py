@@ -22,8 +22,8 @@ from numba import njit
 from ..plasticity.activation import sigma
 from ..plasticity.jit import FUSED
 from ..plasticity.kernel import LANES
-from ..fields import integer, number
-from .base import ACTION, DTYPE, INIT_LOG_STD, Agent
+from ..fields import integer
+from .base import BASELINE_FIELDS, Agent
 from .lanes import dense, dense_rows, finite_rows, gather, gather_bias
 from .layout import Layout
 
@@ -62,10 +62,7 @@ class RL2(Agent):
         "hidden": integer(12, "H, units of the GRU (PyTorch's GRUCell) that sees [o, one-hot a, r] [paper: RL² is "
                               "a GRU; ours: 12 gives 1,420 parameters on harlow, as many as the default MetODS "
                               "agent's 1,412].", min=1),
-        "action": ACTION,
-        "dtype": DTYPE,
-        "init_std": number(1.0, "Initial weights ~ N(0, init_std²/fan_in), biases 0 [ours].", min=0),
-        "init_log_std": INIT_LOG_STD,
+        **BASELINE_FIELDS,
     }
 
     @property

@@ -32,8 +32,10 @@ from typing import ClassVar
 
 import numba
 import numpy as np
+from numba import njit
 
 from ..fields import Field
+from ..plasticity.jit import JIT
 
 
 @dataclass(frozen=True)
@@ -109,3 +111,22 @@ class Task:
 
     # the two Numba functions, set as staticmethods by each task
     reset = step = None
+
+
+def numba_contract(start, observe, move):
+    """(reset, step) of the contract, as staticmethods, for a task written in Numba alone as three functions of its
+    own state: start(cfg, data, state), observe(cfg, data, state, obs), reward, done = move(cfg, data, state, a,
+    metrics). The observation follows every reset and step (the kernel reads it before the next step)."""
+
+    @njit(**JIT)
+    def reset(cfg, data, functions, mj, state, obs):
+        start(cfg, data, state)
+        observe(cfg, data, state, obs)
+
+    @njit(**JIT)
+    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
+        reward, done = move(cfg, data, state, a, metrics)
+        observe(cfg, data, state, obs)
+        return reward, done
+
+    return staticmethod(reset), staticmethod(step)

@@ -25,7 +25,7 @@ from numba import njit
 
 from ..fields import integer, number
 from ..plasticity.jit import JIT
-from .base import Task
+from .base import Task, numba_contract
 
 FIXATION, CHOICE, FEEDBACK = 0, 1, 2
 # cfg layout
@@ -104,22 +104,13 @@ class Harlow(Task):
     def sample(self, rng, episodes):
         return sample_objects(rng, episodes, self.presentations, self.pattern_size)
 
-    @staticmethod
-    @njit(**JIT)
-    def reset(cfg, data, functions, mj, state, obs):
-        state[_PHASE] = FIXATION
-        state[_POS] = 0
-        state[_TRIAL] = 0
-        state[_CHOSEN] = 0
-        _observe(cfg, data, state, obs)
 
-    @staticmethod
-    @njit(**JIT)
-    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
-        reward, done = _step(cfg, data, state, a, metrics)
-        _observe(cfg, data, state, obs)
-        return reward, done
-
+@njit(inline="always", **JIT)
+def _start(cfg, data, state):
+    state[_PHASE] = FIXATION
+    state[_POS] = 0
+    state[_TRIAL] = 0
+    state[_CHOSEN] = 0
 
 @njit(inline="always", **JIT)
 def _observe(cfg, data, state, obs):
@@ -163,3 +154,6 @@ def _step(cfg, data, state, action, metrics):
             return cfg[_GOOD_R], False
         return cfg[_BAD_R], False
     return 0.0, False
+
+
+Harlow.reset, Harlow.step = numba_contract(_start, _observe, _step)

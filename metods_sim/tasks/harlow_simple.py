@@ -19,7 +19,7 @@ from numba import njit
 
 from ..fields import integer, number
 from ..plasticity.jit import JIT
-from .base import Task
+from .base import Task, numba_contract
 from .harlow import rewarded_side, sample_objects, show_object
 
 _PRES, _K, _GOOD_R, _BAD_R = range(4)
@@ -60,19 +60,10 @@ class HarlowSimple(Task):
     def sample(self, rng, episodes):
         return sample_objects(rng, episodes, self.presentations, self.pattern_size)
 
-    @staticmethod
-    @njit(**JIT)
-    def reset(cfg, data, functions, mj, state, obs):
-        state[:] = 0
-        _observe(cfg, data, state, obs)
 
-    @staticmethod
-    @njit(**JIT)
-    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
-        reward, done = _step(cfg, data, state, a, metrics)
-        _observe(cfg, data, state, obs)
-        return reward, done
-
+@njit(inline="always", **JIT)
+def _start(cfg, data, state):
+    state[:] = 0
 
 @njit(inline="always", **JIT)
 def _observe(cfg, data, state, obs):
@@ -104,3 +95,6 @@ def _step(cfg, data, state, action, metrics):
         metrics[state[_TRIAL]] = 1.0
         return cfg[_GOOD_R], False
     return cfg[_BAD_R], False
+
+
+HarlowSimple.reset, HarlowSimple.step = numba_contract(_start, _observe, _step)

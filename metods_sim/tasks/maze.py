@@ -26,7 +26,7 @@ from numba import njit
 
 from ..fields import ProtocolError, integer, number
 from ..plasticity.jit import JIT
-from .base import Task
+from .base import Task, numba_contract
 
 FINDS = 20   # target rewards whose step is stored per episode [ours: an agent at the paper's 86.5 finds ~9]
 MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]], dtype=np.int64)   # up, down, left, right: (row, col)
@@ -162,23 +162,14 @@ class Maze(Task):
         first = metrics[..., 0]
         return {"first_reward": np.where(first > 0, first, self.step_limit), "success": (first > 0) * 1.0}
 
-    @staticmethod
-    @njit(**JIT)
-    def reset(cfg, data, functions, mj, state, obs):
-        G = int(cfg[_SIZE])
-        start = int(data[G * G + 1])
-        state[_ROW], state[_COL] = start // G, start % G
-        state[_TIME] = 0
-        state[_FINDS] = 0
-        _observe(cfg, data, state, obs)
 
-    @staticmethod
-    @njit(**JIT)
-    def step(cfg, data, functions, mj, state, a, action, obs, metrics, t):
-        reward, done = _step(cfg, data, state, a, metrics)
-        _observe(cfg, data, state, obs)
-        return reward, done
-
+@njit(inline="always", **JIT)
+def _start(cfg, data, state):
+    G = int(cfg[_SIZE])
+    start = int(data[G * G + 1])
+    state[_ROW], state[_COL] = start // G, start % G
+    state[_TIME] = 0
+    state[_FINDS] = 0
 
 @njit(inline="always", **JIT)
 def _observe(cfg, data, state, obs):
@@ -209,3 +200,6 @@ def _step(cfg, data, state, action, metrics):
     land = free_cell(data[:G * G], data[G * G + 2 + t], target)
     state[_ROW], state[_COL] = land // G, land % G
     return cfg[_TARGET_R], False
+
+
+Maze.reset, Maze.step = numba_contract(_start, _observe, _step)
