@@ -10,14 +10,16 @@
     impairment  a motor agent with each actuator frozen in turn (calls evaluate)
 
 Each imports only the modules listed above it (and the layers below): no module imports its caller.
-`experiments.run(spec)` and `experiments.resume(dir)` are `run_protocol` and `resume_directory`.
+`experiments.run(spec)` and `experiments.resume(dir)` are `run_protocol` and `resume_directory` (so the name
+`experiments.run` is that function; the module is `metods_sim.experiments.run` in sys.modules, and
+`from metods_sim.experiments.run import ...` reads it).
 """
 from __future__ import annotations
 
-from .provenance import git_revision, provenance
+from .provenance import git_revision
 from .sweep import resume_directory as resume
 from .sweep import run_protocol as run
 from .sweep import run_sweep
 from .workspace import OutputError, check_machine
 
-__all__ = ["run", "resume", "run_sweep", "check_machine", "OutputError", "git_revision", "provenance"]
+__all__ = ["run", "resume", "run_sweep", "check_machine", "OutputError", "git_revision"]

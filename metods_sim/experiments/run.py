@@ -17,7 +17,6 @@ from ..results.checkpoint import NAME as CHECKPOINT
 from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
 from ..tasks import make_task
-from ..trainers import TRAINERS, iterations
 from . import provenance as record
 from .workspace import OutputError, check_machine, check_unfinished, default_dir, prepare, read_run_checkpoint, unit, \
     why
@@ -25,6 +24,8 @@ from .workspace import OutputError, check_machine, check_unfinished, default_dir
 
 def build(spec: dict):
     """Task, agent and trainer of a validated spec."""
+    from ..trainers import TRAINERS   # here: the trainers load EvoTorch, and with it Ray, when a run starts
+
     check_machine(spec, spec["name"])
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
@@ -135,6 +136,8 @@ class _Checkpoints:
 def _progress_bar(spec, progress):
     """The on_generation hook: a bar of seconds with a time limit (so that its end and ETA mean something),
     else of iterations (generations or updates); a resumed run's bar starts where the run stopped."""
+    from ..trainers import iterations
+
     limit, name = 60 * spec["trainer"]["time_limit"], unit(spec)[:3]
     with tqdm(total=limit or iterations(spec["trainer"]), desc=spec["name"], unit="s" if limit else name,
               disable=not progress, dynamic_ncols=True, bar_format=_BAR if limit else None) as bar:

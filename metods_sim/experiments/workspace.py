@@ -13,7 +13,6 @@ import numpy as np
 from ..errors import UserError
 from ..results import load, read_checkpoint
 from ..results.checkpoint import NAME as CHECKPOINT
-from ..trainers import TRAINERS, iterations
 
 
 class OutputError(RuntimeError):
@@ -48,6 +47,8 @@ def run_dir(out: Path, index: int, name: str, seed: int) -> Path:
 
 def unit(spec: dict) -> str:
     """What one iteration of the spec's trainer is called: generation (ES) or update (gradient)."""
+    from ..trainers import TRAINERS   # here: the trainers load EvoTorch, and with it Ray
+
     return TRAINERS[spec["trainer"]["kind"]].ITERATIONS[:-1]
 
 
@@ -71,6 +72,8 @@ def prepare(out: Path, spec: dict, task, agent, *, existing: str = "refuse") -> 
 def bytes_needed(spec: dict, task, agent) -> int:
     """An upper estimate of what a run writes: results.nc plus two checkpoints (a new one is written beside the
     old before replacing it). Float64 throughout; MetODS's recorded W dominates."""
+    from ..trainers import TRAINERS, iterations
+
     t, size, R = spec["trainer"], agent.layout.size, min(spec["recording"]["episodes"], spec["evaluation"]["episodes"])
     trainer = TRAINERS[t["kind"]]
     curve = len(trainer.CURVE) * iterations(t)
