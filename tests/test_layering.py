@@ -1,4 +1,6 @@
-"""Imports go one way: every module of metods_sim, parsed (imports at any depth, function bodies included), sits
+"""Data flows one way: analysis reads datasets and never imports the simulator that made them.
+
+Imports go one way: every module of metods_sim, parsed (imports at any depth, function bodies included), sits
 in a layer and imports only its own layer and those below; no import circles among the modules."""
 import ast
 import subprocess
@@ -198,5 +200,15 @@ def test_importing_the_package_loads_no_heavy_library():
     # MuJoCo, Meta-World and Ray (EvoTorch's) load when a protocol needs them, not on import
     code = ("import sys, metods_sim, metods_sim.protocol, metods_sim.cli, metods_sim.tasks, metods_sim.experiments; "
             "print(sorted(m for m in ('mujoco', 'metaworld', 'ray', 'gymnasium.envs.mujoco') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# moved from tests/analysis/test_layering.py (one basename per test module)
+def test_analysis_imports_nothing_upstream_of_the_dataset():
+    # (importing the package registers the Gymnasium tasks, and with them the rule's jit settings: not checked)
+    code = ("import sys, metods_sim.analysis, metods_sim.analysis.figures; "
+            "print(sorted(m for m in sys.modules if m.startswith(('metods_sim.rollout', 'metods_sim.agents', "
+            "'metods_sim.trainers', 'metods_sim.evaluate', 'metods_sim.run'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
