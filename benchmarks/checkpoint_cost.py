@@ -14,7 +14,7 @@ import numpy as np
 
 from metods_sim.protocol import load
 from metods_sim.results import write_checkpoint
-from metods_sim.run import build
+from metods_sim.experiments.run import build
 from metods_sim.seeding import rng_for
 from metods_sim.trainers import es
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from metods_sim.protocol import load
-from metods_sim.run import build
+from metods_sim.experiments.run import build
 from metods_sim.seeding import rng_for
 from metods_sim.trainers import TRAINERS
 

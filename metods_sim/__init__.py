@@ -3,7 +3,7 @@
     python -m metods_sim protocols/harlow.yaml          # train, evaluate, write runs/harlow/<time>/results.nc
     ds = metods_sim.load("runs/harlow/<time>")          # an xarray.Dataset
 """
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401
 
 from . import tasks as _tasks  # noqa: E402,F401  registers the Gymnasium environments (metods_sim/Harlow-v0, ...)
 

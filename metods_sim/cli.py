@@ -88,7 +88,7 @@ def main(argv=None) -> int:
             print(fields_text())
             return 0
         return _run(argv)
-    except UserError as error:
+    except (UserError, ProtocolError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training started or after the dataset was written: nothing to save
@@ -119,7 +119,7 @@ def _run(argv) -> int:
     spec = load(args.protocol, args.overrides, seed=args.seed)
     import logging
 
-    from .run import check_machine, run
+    from .experiments import check_machine, run
 
     check_machine(spec, args.protocol)
     logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
@@ -141,7 +141,7 @@ def _resume(argv) -> int:
     args = p.parse_args(argv)
     import logging
 
-    from .run import resume
+    from .experiments import resume
 
     logging.getLogger("evotorch").setLevel(logging.WARNING)
     command = "python -m metods_sim resume " + shlex.join(argv)
@@ -153,7 +153,7 @@ def _finish(start) -> int:
     status the run ended with."""
     from . import load as load_dataset
     from .analysis import summary_text
-    from .run import OutputError
+    from .experiments import OutputError
 
     try:
         path = start()
@@ -215,7 +215,7 @@ def _evaluate(argv) -> int:
                         "step) of the first N episodes, as a run stores recording.episodes (default 0)")
     p.add_argument("--out", metavar="FILE", help="also write the evaluation as a netCDF dataset")
     args = _parse_counts(p, argv, record=0)
-    from .evaluate import evaluate
+    from .experiments.evaluate import evaluate
     from .analysis import summary_text
 
     ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
@@ -236,7 +236,7 @@ def _impair(argv) -> int:
     _stored_agent_arguments(p)
     p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
     args = _parse_counts(p, argv)
-    from .impairment import impairment, impairment_text
+    from .experiments.impairment import impairment, impairment_text
 
     ds = impairment(args.results, episodes=args.episodes, seed=args.seed, agent=args.agent,
                     command="python -m metods_sim impair " + shlex.join(argv))
@@ -257,8 +257,8 @@ def _compare(argv) -> int:
     import logging
 
     from .analysis import comparison_table
-    from .compare import ComparisonStopped, compare, read_comparison
-    from .run import check_machine
+    from .experiments import check_machine
+    from .experiments.compare import ComparisonStopped, compare, read_comparison
 
     for spec in read_comparison(args.comparison, args.overrides)["specs"].values():
         check_machine(spec, args.comparison)

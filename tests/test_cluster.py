@@ -24,7 +24,7 @@ import yaml
 import metods_sim
 from metods_sim.protocol import load
 from metods_sim.results import read_checkpoint
-from metods_sim.run import run
+from metods_sim.experiments.run import run
 
 from conftest import ROOT
 from test_run import PROTOCOL, SMALL, assert_same_dataset, small

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from metods_sim.evaluate import evaluate
-from metods_sim.impairment import impairment, impairment_text
+from metods_sim.experiments.evaluate import evaluate
+from metods_sim.experiments.impairment import impairment, impairment_text
 from metods_sim.protocol import load
 from metods_sim.results import load as load_results
-from metods_sim.run import run
+from metods_sim.experiments import run
 
 from conftest import ROOT, cli
 

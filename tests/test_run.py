@@ -20,7 +20,7 @@ import metods_sim
 from metods_sim.cli import main
 from metods_sim.protocol import load
 from metods_sim.results import read_checkpoint
-from metods_sim.run import git_revision, run
+from metods_sim.experiments import git_revision, run
 
 from conftest import ROOT, cli
 
@@ -231,7 +231,7 @@ def test_a_bad_init_from_is_one_line_before_anything_is_written(tmp_path, source
 
 def test_the_dataset_names_the_code_a_run_started_with_not_the_checkout_at_its_end(tmp_path, monkeypatch):
     # a researcher commits while a long run trains: the run still runs the code it imported at its start
-    import metods_sim.run as running
+    import metods_sim.experiments.provenance as running
     from metods_sim.trainers import ESTrainer
 
     checkout = {"HEAD": "a" * 40}

@@ -7,8 +7,8 @@ import xarray as xr
 import metods_sim
 from metods_sim.analysis import ablation_table
 from metods_sim.protocol import load
-from metods_sim.protocol.sweep import runs
-from metods_sim.run import resume, run
+from metods_sim.protocol import runs
+from metods_sim.experiments import resume, run
 
 from conftest import ROOT
 

@@ -64,6 +64,11 @@ def sweep_text(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+# what each trainer kind's iterations are called (its class's ITERATIONS; the test of the layering checks they
+# agree): analysis reads datasets and does not import the simulator that made them
+ITERATIONS = {"es": "generations", "gradient": "updates"}
+
+
 def iterations_name(ds: xr.Dataset) -> str:
     """What one step of the dataset's generation axis is: an ES generation or a gradient update (the stored
     protocol's trainer.kind); generations when the dataset holds no protocol."""
@@ -71,9 +76,7 @@ def iterations_name(ds: xr.Dataset) -> str:
         kind = yaml.safe_load(ds.attrs["protocol"])["trainer"]["kind"]
     except (KeyError, TypeError, yaml.YAMLError):
         return "generations"
-    from ..trainers import TRAINERS
-
-    return TRAINERS[kind].ITERATIONS if kind in TRAINERS else "generations"
+    return ITERATIONS.get(kind, "generations")
 
 
 def summary_text(ds: xr.Dataset) -> str:

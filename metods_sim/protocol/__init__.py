@@ -143,4 +143,16 @@ def _check_together(spec, where):
     spec["trainer"] = CLASSES["trainer"][spec["trainer"]["kind"]].check(spec["trainer"], where, agent=spec["agent"])
 
 
-__all__ = ["ProtocolError", "apply_override", "defaults", "dump", "load", "parse", "validate"]
+__all__ = ["ProtocolError", "apply_override", "defaults", "dump", "load", "parse", "runs", "validate"]
+
+
+def runs(spec: dict):
+    """(variant name, seed, complete spec of that run) for every run of a validated spec with a sweep, variants
+    outermost."""
+    base = {k: v for k, v in spec.items() if k != "sweep"}
+    seeds = spec["sweep"].get("seeds") or [spec["seed"]]
+    for name, changes in spec["sweep"]["variants"].items():
+        for seed in seeds:
+            raw = sweep.apply(base, changes)
+            raw["seed"] = seed
+            yield name, seed, validate(raw, f"sweep variant {name}")

@@ -23,7 +23,7 @@ def check(given, where, validate_run) -> dict:
     """The normalised sweep {"seeds": [int], "variants": {name: {key.path: value}}} of a raw `sweep` section, or {}
     for none. validate_run(raw changes, where-prefix) validates one variant's changes as a whole protocol, so a
     sweep over an unknown key or to a bad value fails before anything runs."""
-    from . import ProtocolError
+    from ..fields import ProtocolError
 
     if given in (None, {}):
         return {}
@@ -82,20 +82,6 @@ def apply(raw: dict, changes: dict) -> dict:
             node = node.setdefault(part, {})
         node[parts[-1]] = copy.deepcopy(value)
     return out
-
-
-def runs(spec: dict):
-    """(variant name, seed, complete spec of that run) for every run of a validated spec with a sweep, variants
-    outermost."""
-    from . import validate
-
-    base = {k: v for k, v in spec.items() if k != "sweep"}
-    seeds = spec["sweep"].get("seeds") or [spec["seed"]]
-    for name, changes in spec["sweep"]["variants"].items():
-        for seed in seeds:
-            raw = apply(base, changes)
-            raw["seed"] = seed
-            yield name, seed, validate(raw, f"sweep variant {name}")
 
 
 def _text(value) -> str:

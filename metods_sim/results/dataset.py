@@ -106,14 +106,14 @@ def _compressed(ds: xr.Dataset) -> dict:
 
 
 def open_results(path) -> xr.Dataset:
-    """`load`, for paths given on the command line: a missing or unreadable file is a ProtocolError (one line
+    """`load`, for paths given on the command line: a missing or unreadable file is a UserError (one line
     naming it, exit status 2), not a traceback."""
-    from ..fields import ProtocolError
+    from ..errors import UserError
 
     try:
         return load(path)
     except (FileNotFoundError, OSError, ValueError) as error:
-        raise ProtocolError(f"{path}: cannot open as a results dataset ({error.__class__.__name__})") from None
+        raise UserError(f"{path}: cannot open as a results dataset ({error.__class__.__name__})") from None
 
 
 def load(path) -> xr.Dataset:

@@ -5,11 +5,20 @@ checkpoint=)`, a TrainResult whose curve has the keys CURVE, its iterations coun
 ITERATIONS, DIVERGED the message of a run that stopped diverged, and state_floats(trainer, size) the size of a
 checkpoint's state.
 """
-from .es import EpisodeProblem, ESTrainer, make_searcher
+from .es import ESTrainer
 from .gradient import GradientTrainer
 from .loop import TrainResult
 
 TRAINERS = {ESTrainer.kind: ESTrainer, GradientTrainer.kind: GradientTrainer}
+
+
+def __getattr__(name):
+    """EpisodeProblem and make_searcher load EvoTorch (and Ray): on first use."""
+    if name in ("EpisodeProblem", "make_searcher"):
+        from . import search
+
+        return getattr(search, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def iterations(trainer: dict) -> int:

@@ -15,93 +15,14 @@ import io
 import pickle
 import time
 
-import numba
 import numpy as np
 import torch
-from evotorch import Problem
-from evotorch.algorithms import CEM, CMAES, PGPE, SNES, XNES
 
 from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
 from ..fields import ProtocolError, choice, integer, number
 from . import cluster
-from .loop import CURVE, INIT_FROM, TrainResult, fitness_status, train_loop
-
-
-class EpisodeProblem(Problem):
-    """Fitness of a genome = its mean return over the generation's shared episodes."""
-
-    def __init__(self, task, agent, *, episodes, seed, device="cpu", num_actors=0):
-        self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
-        self.generation = 0
-        self.env_steps = 0
-        self.threads = 0   # Numba threads of an actor (cluster.threads_per_actor); 0: as they are
-        # store_solution_stats off: EvoTorch's best-so-far bookkeeping fails on a population that is all -inf
-        # (all diverged), and the best genome of a run is chosen on the validation episodes anyway
-        super().__init__("max", solution_length=agent.layout.size, initial_bounds=(-1.0, 1.0),
-                         dtype=torch.float32, device=device, num_actors=num_actors or None,
-                         actor_config=cluster.ACTOR if num_actors else None, store_solution_stats=False)
-
-    def _evaluate_batch(self, batch):
-        if self.threads:
-            numba.set_num_threads(self.threads)   # per calling thread, so at every call
-        genomes = batch.values.detach().cpu().numpy().astype(np.float64)  # values are read-only: copy
-        shared = draw_episodes(self.task, self.agent, rng_for(self.run_seed, "train", self.generation), self.episodes)
-        result = rollout(self.agent, self.task, genomes, shared)
-        self.env_steps += int(result.steps.sum())
-        batch.set_evals(torch.as_tensor(fitness(result), dtype=torch.float32, device=batch.device))
-
-    # Ray actors hold copies of the problem: send them the generation, collect their step counts.
-    def _make_sync_data_for_actors(self):
-        return self.generation
-
-    def _use_sync_data_from_main(self, generation):
-        self.generation = generation
-        self.env_steps = 0
-
-    def _make_sync_data_for_main(self):
-        return self.env_steps
-
-    def _use_sync_data_from_actors(self, received):
-        self.env_steps += int(sum(received))
-
-    # called on the actors by ESTrainer.train
-    def ray_node(self):
-        return cluster.node_id()
-
-    def use_threads(self, per_node):
-        self.threads = min(per_node[cluster.node_id()], numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(self.threads)
-        return numba.get_num_threads()
-
-
-def fitness(result) -> np.ndarray:
-    """Mean return per member, and -inf, the worst, for a member whose W diverged in any episode: its returns
-    come from saturated or NaN activations and must not steer the search."""
-    mean = result.returns.mean(axis=1)
-    return np.where(result.diverged.any(axis=1) | ~np.isfinite(mean), -np.inf, mean)
-
-
-def make_searcher(trainer: dict, problem, center):
-    """The EvoTorch searcher named by trainer.algorithm, starting at `center`."""
-    name, t = trainer["algorithm"], trainer
-    center = torch.as_tensor(center, dtype=torch.float32)
-    if name == "pgpe":
-        optimizer_config = {"max_speed": t["max_speed"]} if t["optimizer"] == "clipup" else None
-        return PGPE(problem, popsize=t["popsize"], center_learning_rate=t["center_lr"],
-                    stdev_learning_rate=t["stdev_lr"], stdev_init=t["stdev_init"], center_init=center,
-                    optimizer=t["optimizer"], optimizer_config=optimizer_config, ranking_method="centered")
-    if name in ("snes", "xnes"):
-        cls = SNES if name == "snes" else XNES
-        return cls(problem, popsize=t["popsize"], center_learning_rate=t["center_lr"],
-                   stdev_learning_rate=t["stdev_lr"], stdev_init=t["stdev_init"], center_init=center)
-    if name == "cmaes":
-        return CMAES(problem, popsize=t["popsize"], stdev_init=t["stdev_init"], center_init=center,
-                     separable=True)
-    if name == "cem":
-        return CEM(problem, popsize=t["popsize"], parenthood_ratio=t["parenthood_ratio"],
-                   stdev_init=t["stdev_init"], center_init=center)
-    raise ValueError(f"unknown ES algorithm {name!r}")
+from .loop import CURVE, INIT_FROM, TrainResult, fitness, fitness_status, train_loop
 
 
 class ESTrainer:
@@ -164,6 +85,8 @@ class ESTrainer:
         return size * (trainer["popsize"] + 16 + covariance)
 
     def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None) -> TrainResult:
+        from . import search   # EvoTorch, and with it Ray: loaded when a run trains, not with the protocol
+
         """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
         `checkpoint`: checkpoint(state, generations done) is called every trainer.checkpoint_every generations
         and once more when training stops, unless a second Ctrl-C stopped it halfway through a generation."""
@@ -173,7 +96,7 @@ class ESTrainer:
         problem = self._problem()
         if state is None:
             torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
-            searcher = make_searcher(t, problem, initial)
+            searcher = search.make_searcher(t, problem, initial)
             center = np.asarray(initial, dtype=np.float64)
             result = TrainResult(center=center, best=center)
         else:
@@ -204,13 +127,15 @@ class ESTrainer:
         finally:
             cluster.release(problem)   # their CPUs, for the next run of a sweep
 
-    def _problem(self) -> EpisodeProblem:
+    def _problem(self):
         """The problem, its Ray actors started; when a node dies as they start (one that Ray had not yet marked
         dead), they start again on the nodes left."""
+        from . import search
+
         t = self.trainer
         for attempt in range(5):
-            problem = EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
-                                     device=t["device"], num_actors=self.actors)
+            problem = search.EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
+                                            device=t["device"], num_actors=self.actors)
             if self.actors < 2:   # EvoTorch runs a single actor's work in this process
                 return problem
             try:

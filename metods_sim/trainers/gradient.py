@@ -28,9 +28,8 @@ from ..agents import torch_twin
 from ..rollout import draw_episodes, rollout
 from ..rollout.twin import collect, replay
 from ..seeding import rng_for
-from .es import fitness
 from ..fields import Field, ProtocolError, choice, integer, number
-from .loop import CURVE, INIT_FROM, TrainResult, fitness_status, train_loop
+from .loop import CURVE, INIT_FROM, TrainResult, fitness, fitness_status, train_loop
 
 
 def gae(reward, value, live, gamma: float, lam: float):

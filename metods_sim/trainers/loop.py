@@ -116,3 +116,10 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
         if checkpoint and every and (i + 1) % every == 0:
             checkpoint(freeze(), result.generations)
     result.stopped_by = "generations"
+
+
+def fitness(result) -> np.ndarray:
+    """Mean return per member, and -inf, the worst, for a member whose W diverged in any episode: its returns
+    come from saturated or NaN activations and must not steer the search."""
+    mean = result.returns.mean(axis=1)
+    return np.where(result.diverged.any(axis=1) | ~np.isfinite(mean), -np.inf, mean)

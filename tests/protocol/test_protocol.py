@@ -27,7 +27,7 @@ def test_shipped_protocols_are_valid(protocol):
 
 @pytest.mark.parametrize("comparison", sorted((ROOT / "protocols").glob("compare_*.yaml")), ids=lambda p: p.name)
 def test_shipped_comparisons_are_valid(comparison):
-    from metods_sim.compare import read_comparison
+    from metods_sim.experiments.compare import read_comparison
 
     read = read_comparison(comparison)
     assert read["name"] == comparison.stem and len(read["specs"]) >= 2

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .agents import make_agent
-from .protocol import ProtocolError, apply_override, parse, validate
-from .results import evaluation_dataset, open_results
-from .rollout import draw_episodes, rollout
-from .run import provenance
-from .seeding import rng_for
-from .tasks import make_task
+from ..agents import make_agent
+from ..errors import UserError
+from ..protocol import apply_override, parse, validate
+from ..results import evaluation_dataset, open_results
+from ..rollout import draw_episodes, rollout
+from ..seeding import rng_for
+from ..tasks import make_task
+from .provenance import provenance
 
 
 def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0, command=None):
@@ -21,7 +22,7 @@ def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0,
     path = Path(path)
     ds = open_results(path)
     if "protocol" not in ds.attrs or "best_params" not in ds:
-        raise ProtocolError(f"{path}: not a metods_sim results dataset (no protocol attribute or best_params)")
+        raise UserError(f"{path}: not a metods_sim results dataset (no protocol attribute or best_params)")
     raw = parse(ds.attrs["protocol"], f"{path} (stored protocol)")
     origins = {apply_override(raw, item): f"--set {item}" for item in overrides}   # errors name the option
     spec = validate(raw, f"{path} (stored protocol with --set)", origins)
@@ -32,7 +33,7 @@ def evaluate(path, *, episodes=None, overrides=(), seed=0, agent=None, record=0,
     if brain.layout.size == 0:   # a parameter-free baseline put in by --set agent=...: the stored genome is not its
         genome = genome[:0]
     if genome.size != brain.layout.size:
-        raise ProtocolError(f"{path}: the stored agent has {genome.size} parameters but the changed task needs "
+        raise UserError(f"{path}: the stored agent has {genome.size} parameters but the changed task needs "
                             f"{brain.layout.size}; only change task fields that keep the observation and actions")
     n = episodes or spec["evaluation"]["episodes"]
     episodes = draw_episodes(task, brain, rng_for(seed, "reevaluate"), n)

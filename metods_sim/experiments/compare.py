@@ -19,7 +19,8 @@ from pathlib import Path
 
 import xarray as xr
 
-from .protocol import ProtocolError, load, parse
+from ..errors import UserError
+from ..protocol import load, parse
 
 KEEP = ("fitness_mean", "fitness_max", "fitness_min", "center_return", "eval_return", "eval_steps",
         "best_params", "center_params")
@@ -31,28 +32,28 @@ def read_comparison(path, overrides=()) -> dict:
     try:
         raw = parse(path.read_text(), str(path))
     except OSError:
-        raise ProtocolError(f"{path}: no such comparison file") from None
+        raise UserError(f"{path}: no such comparison file") from None
     unknown = set(raw) - {"name", "protocols", "seeds", "set"}
     if unknown:
-        raise ProtocolError(f"{path}: {sorted(unknown)[0]}: unknown key; expected one of name, protocols, seeds, set")
+        raise UserError(f"{path}: {sorted(unknown)[0]}: unknown key; expected one of name, protocols, seeds, set")
     for key, kind in (("protocols", str), ("seeds", int), ("set", str)):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value) \
                 or (key != "set" and not value):
             what = {"protocols": "a non-empty list of protocol files", "seeds": "a non-empty list of integers",
                     "set": "a list of KEY.PATH=VALUE overrides"}[key]
-            raise ProtocolError(f"{path}: {key}: expected {what}, got {value!r}")
+            raise UserError(f"{path}: {key}: expected {what}, got {value!r}")
     specs = {}
     for name in raw["protocols"]:
         spec = load(path.parent / name, list(raw.get("set", [])) + list(overrides))
         first = next(iter(specs.values()), spec)
         for section in ("task", "agent"):
             if spec[section] != first[section]:
-                raise ProtocolError(f"{path}: protocols: {name} differs from {raw['protocols'][0]} in its {section} "
+                raise UserError(f"{path}: protocols: {name} differs from {raw['protocols'][0]} in its {section} "
                                     f"section; expected the same {section} for every trainer")
         kind = spec["trainer"]["kind"]
         if kind in specs:
-            raise ProtocolError(f"{path}: protocols: expected one protocol per trainer kind, got two of kind {kind}")
+            raise UserError(f"{path}: protocols: expected one protocol per trainer kind, got two of kind {kind}")
         specs[kind] = spec
     return dict(name=raw.get("name") or path.stem, seeds=raw["seeds"], specs=specs)
 
@@ -65,8 +66,8 @@ def compare(path, *, out_dir=None, overrides=(), progress=True, command="") -> P
     """Run every protocol × seed of a comparison file and write DIR/compare.nc; returns its path. A run stopped
     by Ctrl-C or SIGTERM still writes its own dataset and checkpoint, then the comparison stops there
     (ComparisonStopped): its trainers would otherwise be compared on unequal budgets."""
-    from .results import write
-    from .run import run
+    from ..results import write
+    from .sweep import run_protocol as run
 
     comparison = read_comparison(path, overrides)
     out = Path(out_dir or Path("runs") / comparison["name"] / datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..errors import UserError
+from ..protocol import parse
 from .evaluate import evaluate
-from .protocol import ProtocolError, parse
 
 
 def impairment(path, *, episodes=None, seed=0, agent=None, command=None) -> xr.Dataset:
@@ -18,14 +19,14 @@ def impairment(path, *, episodes=None, seed=0, agent=None, command=None) -> xr.D
     motionless_return (episode), the zero-action body's (any actuator frozen or not: zero torque either way), and
     retained_gain (actuator) = (impaired − motionless) / (unimpaired − motionless) mean returns, with its mean
     retained_gain_mean. Every condition runs the same episodes (the same seed)."""
-    from .results import open_results
-    from .tasks import TASKS
+    from ..results import open_results
+    from ..tasks import TASKS
 
     kind = parse(open_results(path).attrs.get("protocol", "{}"), f"{path} (stored protocol)").get("task", {}).get(
         "kind")
     actuators = getattr(TASKS.get(kind), "actuators", None)
     if actuators is None:
-        raise ProtocolError(f"{path}: task.kind: expected a MuJoCo task (ant_dir, cheetah_dir, cheetah_vel) to "
+        raise UserError(f"{path}: task.kind: expected a MuJoCo task (ant_dir, cheetah_dir, cheetah_vel) to "
                             f"impair, got {kind!r}")
 
     def returns(override):
