@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..agents import make_agent
 from ..errors import UserError
 from ..protocol import apply_override, parse, validate

@@ -3,7 +3,7 @@ tasks are Gymnasium's own bodies (`locomotion`).
 
 The MuJoCo and Meta-World task modules load when such a task kind is first asked for (TASKS["ant_dir"],
 make_task, `from metods_sim.tasks import AntDir`), not when the package is imported."""
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from importlib import import_module
 
 from .base import Task
@@ -16,8 +16,9 @@ LAZY = {"ant_dir": "locomotion:AntDir", "cheetah_dir": "locomotion:CheetahDir", 
         "metaworld": "metaworld:MetaWorld"}
 
 
-class _Registry(Mapping):
-    """{task kind: Task class}, resolving the heavy kinds' classes on first access."""
+class _Registry(MutableMapping):
+    """{task kind: Task class}, resolving the heavy kinds' classes on first access; a new task registers with
+    TASKS[cls.name] = cls."""
 
     def __init__(self, loaded: dict, lazy: dict):
         self._loaded, self._lazy = dict(loaded), dict(lazy)
@@ -30,6 +31,16 @@ class _Registry(Mapping):
             module, name = self._lazy[kind].split(":")
             self._loaded[kind] = getattr(import_module(f"{__name__}.{module}"), name)
         return self._loaded[kind]
+
+    def __setitem__(self, kind, cls):
+        self._loaded[kind] = cls
+        if kind not in self._order:
+            self._order.append(kind)
+
+    def __delitem__(self, kind):
+        self._loaded.pop(kind, None)
+        self._lazy.pop(kind, None)
+        self._order.remove(kind)
 
     def __iter__(self):
         return iter(self._order)
