@@ -41,9 +41,12 @@ def main():
     p.add_argument("revision")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--line", help="regex with one group, the rate (default: by script)")
-    p.add_argument("benchmark", nargs=argparse.REMAINDER)
-    args = p.parse_args()
-    bench = [a for a in args.benchmark if a != "--"]
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = p.parse_args(argv[:split])
+    bench = argv[split + 1:]
+    if not bench:
+        p.error("name the benchmark after --, e.g. -- rollout_speed.py")
     script, rest = bench[0], bench[1:]
     pattern = args.line or LINES[script]
     with tempfile.TemporaryDirectory() as tmp:
