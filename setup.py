@@ -4,7 +4,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 version = {"__version__": re.search(r'__version__ = "([^"]+)"',
-                                    (Path(__file__).parent / "metods_sim" / "__init__.py").read_text()).group(1)}
+                                    (Path(__file__).parent / "metods_sim" / "version.py").read_text()).group(1)}
 
 setup(
     name="metods-sim",
