@@ -9,7 +9,7 @@
 
 Variants are the product of the grid axes and the named variants (in that order); a sweep with neither has one
 variant, the protocol itself. Each (variant, seed) is a complete run (its own directory, checkpoint and
-results.nc); `metods_sim.sweep` gathers them into one dataset with `variant` and `seed` dims.
+results.nc); `metods_sim.experiments.sweep` gathers them into one dataset with `variant` and `seed` dims.
 """
 from __future__ import annotations
 
