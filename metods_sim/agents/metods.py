@@ -94,6 +94,7 @@ class MetODS(Agent):
     init_log_std: float
     init_alpha: float
     init_beta: float
+    init_kappa_skip: float
 
     kind = "metods"
     FIELDS = {
@@ -118,6 +119,8 @@ class MetODS(Agent):
         "init_alpha": number(1.0, "Initial value of every alpha entry [ours]."),
         "init_beta": number(0.1, "Initial write coefficients beta[s, s]; beta[s, s-1] = kappa[s, s] = 1, the "
                                  "rest 0: each pass starts as a plain Hebbian accumulation [ours]."),
+        "init_kappa_skip": number(0.0, "Initial kappa[s, s-1]: how much of the previous pass each pass carries "
+                                       "forward besides its read (v⁽ˢ⁾ = skip·v⁽ˢ⁻¹⁾ + tanh(W v⁽ˢ⁻¹⁾)) [ours]."),
     }
 
     @property
@@ -153,7 +156,7 @@ class MetODS(Agent):
         if "alpha" in parts:
             parts["alpha"][:] = self.init_alpha
         rows, cols = self.triangle()
-        parts["kappa"][:] = (rows == cols)
+        parts["kappa"][:] = np.where(rows == cols, 1.0, np.where(cols == rows - 1, self.init_kappa_skip, 0.0))
         parts["beta"][:] = np.where(rows == cols, self.init_beta, (cols == rows - 1).astype(float))
         if "proj" in parts:
             parts["proj"] = np.eye(N)

@@ -22,7 +22,7 @@ from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
 from ..fields import ProtocolError, choice, integer, number
 from . import cluster
-from .loop import CURVE, INIT_FROM, TrainResult, fitness, fitness_status, train_loop
+from .loop import CURVE, INIT_FROM, TARGET, TrainResult, fitness, fitness_status, train_loop
 
 
 class ESTrainer:
@@ -50,7 +50,7 @@ class ESTrainer:
         "num_actors": integer(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
                               min=0),
         "init_from": INIT_FROM,
-    }
+    } | TARGET
 
     @classmethod
     def check(cls, section, where, *, agent):
@@ -121,7 +121,7 @@ class ESTrainer:
 
         try:
             return train_loop(generation, result, settings=t, iterations=t[self.ITERATIONS],
-                              unit=self.ITERATIONS[:-1], validate=self.validate,
+                              unit=self.ITERATIONS[:-1], validate=self.validate, optimum=self.task.optimum,
                               freeze=lambda: _freeze(searcher, problem, result), on_generation=on_generation,
                               checkpoint=checkpoint)
         finally:

@@ -29,7 +29,7 @@ from ..rollout import draw_episodes, rollout
 from ..rollout.twin import collect, replay
 from ..seeding import rng_for
 from ..fields import Field, ProtocolError, choice, integer, number
-from .loop import CURVE, INIT_FROM, TrainResult, fitness, fitness_status, train_loop
+from .loop import CURVE, INIT_FROM, TARGET, TrainResult, fitness, fitness_status, train_loop
 
 
 def gae(reward, value, live, gamma: float, lam: float):
@@ -93,7 +93,7 @@ class GradientTrainer:
                                          "then.", min=0),
         "device": choice("cpu", "Device of the PyTorch twin (the task always steps on the CPU).", ("cpu", "cuda")),
         "init_from": INIT_FROM,
-    }
+    } | TARGET
 
     @classmethod
     def check(cls, section, where, *, agent):
@@ -147,7 +147,7 @@ class GradientTrainer:
             return center, status, not finite
 
         return train_loop(one_update, result, settings=t, iterations=t[self.ITERATIONS],
-                          unit=self.ITERATIONS[:-1], validate=self.validate,
+                          unit=self.ITERATIONS[:-1], validate=self.validate, optimum=self.task.optimum,
                           freeze=lambda: _freeze(params, optimizer, result), on_generation=on_generation,
                           checkpoint=checkpoint)
 

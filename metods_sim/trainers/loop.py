@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..fields import Field
+from ..fields import Field, integer, number
 from .stopping import StopRequests
 
 # The field every trainer has (its `FIELDS` and `check(section, where, *, agent)` are beside each trainer class).
@@ -19,6 +19,16 @@ INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the wor
                      "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
                      "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
                      "[ours]. Not read for an agent without parameters (random).", "str")
+
+# Stopping when solved, a field pair every trainer has.
+TARGET = {
+    "target": number(0.97, "Stop when solved: training ends once the validation return has stayed at or above "
+                           "target × the task's optimum for target_evaluations evaluations in a row (the dataset's "
+                           "stopped_by: solved); the time limit stays as the backstop. 0: never. A task without a "
+                           "known optimum (maze, bodies, Meta-World) never stops this way [ours].", min=0),
+    "target_evaluations": integer(3, "Evaluations in a row at or above the target that stop the run [ours].",
+                                  min=1),
+}
 
 CURVE = ("fitness_mean", "fitness_max", "fitness_min", "center_return", "diverged", "env_steps", "wall_time")
 
@@ -29,7 +39,7 @@ class TrainResult:
     return of the centre (NaN between evaluations, -inf when the centre diverged), what diverged (ES: members;
     gradient: 1 when the update did), environment steps and wall seconds so far. center: the search centre or
     the trained parameters; best: the centre snapshot with the best validation return. stopped_by: '' while
-    training, then generations, time_limit, interrupted or diverged; no_parameters when there was nothing to
+    training, then generations, time_limit, solved (the target was held), interrupted or diverged; no_parameters when there was nothing to
     train (no iteration ran)."""
 
     curve: dict = field(default_factory=lambda: {k: [] for k in CURVE})
@@ -70,21 +80,23 @@ def fitness_status(scores) -> dict:
 
 
 def train_loop(step, result: TrainResult, *, settings: dict, iterations: int, unit: str, validate, freeze,
-               on_generation=None, checkpoint=None) -> TrainResult:
+               optimum: float, on_generation=None, checkpoint=None) -> TrainResult:
     """Run iterations result.generations .. iterations-1 and return result.
 
     step(i) → (centre after iteration i (size,) float64, status with fitness_mean, fitness_max, fitness_min,
     diverged and env_steps (so far), lost: True when nothing trainable is left and training must stop).
     validate(centre) → validation return. freeze() → the trainer's whole state, for checkpoint(state, iterations
     done), called every settings["checkpoint_every"] iterations and once more when training stops, unless a
-    second Ctrl-C stopped it halfway through an iteration. settings also gives time_limit and eval_every; unit
-    names an iteration to the user."""
+    second Ctrl-C stopped it halfway through an iteration. settings also gives time_limit, eval_every, target
+    and target_evaluations (with the task's optimum, NaN when unknown: when the run is solved); unit names an
+    iteration to the user."""
     if result.done:
         return result
     result.stopped_by = ""
     with StopRequests(unit) as stop:
         try:
-            _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop)
+            _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop,
+                     _solved(settings, optimum))
         except KeyboardInterrupt:  # a second Ctrl-C, halfway through an iteration: no whole state to save
             result.stopped_by = "interrupted"
             return result
@@ -93,7 +105,21 @@ def train_loop(step, result: TrainResult, *, settings: dict, iterations: int, un
     return result
 
 
-def _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop):
+def _solved(settings: dict, optimum: float):
+    """result → whether its last target_evaluations validations all reached target × optimum. Read off the
+    curve, so that a resumed run counts the evaluations before its checkpoint."""
+    if not settings["target"] or not np.isfinite(optimum):
+        return lambda result: False
+    target, needed = settings["target"] * optimum, settings["target_evaluations"]
+
+    def solved(result):
+        validations = np.asarray(result.curve["center_return"])
+        last = validations[~np.isnan(validations)][-needed:]   # -inf (diverged) counts, as unsolved
+        return len(last) == needed and bool(np.all(last >= target))
+    return solved
+
+
+def _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop, solved):
     limit, every = 60 * settings["time_limit"], settings["checkpoint_every"]
     start = time.perf_counter() - result.wall_time  # a resumed run gets what is left of the time limit
     for i in range(result.generations, iterations):
@@ -109,8 +135,8 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
             result.curve[key].append(status[key])
         if on_generation:
             on_generation(i, status, result)
-        result.stopped_by = ("diverged" if lost else "time_limit" if out_of_time else
-                             "interrupted" if stop.requested else "")
+        result.stopped_by = ("diverged" if lost else "solved" if np.isfinite(validation) and solved(result) else
+                             "time_limit" if out_of_time else "interrupted" if stop.requested else "")
         if result.stopped_by:
             return
         if checkpoint and every and (i + 1) % every == 0:

@@ -58,6 +58,20 @@ def test_initial_rule_is_a_plain_hebbian_accumulation(rng):
     np.testing.assert_allclose(Wn, W1 + 0.25 * np.outer(v1, v1))
 
 
+def test_init_kappa_skip_carries_each_pass_forward_beside_its_read(rng):
+    agent, _ = agent_for(**{"agent.steps": 2, "agent.init_beta": 0.25, "agent.init_kappa_skip": 0.5,
+                            "agent.dtype": "float64"})
+    arrays = agent.kernel_arrays(agent.initial(rng))
+    N = agent.neurons
+    W, v0 = rng.normal(size=(N, N)), rng.normal(size=N)
+    v, Wn = recursive_update(W, v0, arrays.alpha[0], arrays.kappa[0], arrays.beta[0], steps=2, write="linear",
+                             proj=arrays.L[0])
+    v1 = 0.5 * v0 + np.tanh(W @ v0)
+    W1 = W + 0.25 * np.outer(v0, v0)
+    np.testing.assert_allclose(v, 0.5 * v1 + np.tanh(W1 @ v1))
+    np.testing.assert_allclose(Wn, W1 + 0.25 * np.outer(v1, v1))
+
+
 def test_kernel_arrays_expand_the_triangles(rng):
     agent, _ = agent_for(**{"agent.steps": 3})
     genome = rng.normal(size=agent.layout.size)

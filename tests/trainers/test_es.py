@@ -77,6 +77,42 @@ def test_time_limit_stops_training():
     assert np.isfinite(result.curve["center_return"][-1])
 
 
+def first_held(validations, target, evaluations):
+    """The number of generations after which `evaluations` validations in a row had reached target."""
+    for end in range(evaluations, len(validations) + 1):
+        if np.all(np.asarray(validations[end - evaluations:end]) >= target):
+            return end
+    return None
+
+
+def test_a_run_stops_once_its_validation_return_has_held_the_target_and_resumes_to_the_same_stop():
+    spec, task, agent = build(**{"trainer.generations": 40, "trainer.target": 0})
+    initial = agent.initial(rng_for(0, "init"))
+    unstopped = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)
+    validations = unstopped.curve["center_return"]
+    share = float(np.median(validations)) / task.optimum
+    stop = first_held(validations, share * task.optimum, 3)
+    assert stop is not None and stop < 40
+    spec["trainer"] |= {"target": share, "target_evaluations": 3, "checkpoint_every": 1}
+    saved = {}
+    solved = ESTrainer(spec["trainer"], task, agent, seed=0).train(
+        initial, checkpoint=lambda state, done: saved.setdefault(done, state))
+    assert solved.stopped_by == "solved" and solved.generations == stop
+    np.testing.assert_array_equal(solved.curve["center_return"], validations[:stop])
+    resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[stop - 1])   # mid-streak
+    assert_same_training(resumed, solved)
+
+
+def test_a_task_without_a_known_optimum_never_stops_as_solved():
+    spec = spec_for("maze", **{"task.size": 5, "agent.neurons": 4, "agent.steps": 1, "trainer.popsize": 4,
+                               "trainer.episodes": 1, "trainer.eval_every": 1, "trainer.eval_episodes": 2,
+                               "trainer.generations": 4, "trainer.target": 1e-9, "trainer.target_evaluations": 1})
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    result = ESTrainer(spec["trainer"], task, agent, seed=0).train(agent.initial(rng_for(0, "init")))
+    assert np.isnan(task.optimum) and result.stopped_by == "generations" and result.generations == 4
+
+
 RAY_TASKS = {"harlow_simple": SMALL,   # and a MuJoCo body: each actor steps its own copy of the physics
              "cheetah_dir": {"task.horizon": 20, "agent.neurons": 8, "agent.steps": 1, "trainer.popsize": 8,
                              "trainer.episodes": 2, "trainer.eval_every": 1, "trainer.eval_episodes": 4}}
