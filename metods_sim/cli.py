@@ -74,19 +74,8 @@ Ctrl-C or SIGTERM (the dataset holds what ran; resume continues it)."""
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] == "evaluate":
-            return _evaluate(argv[1:])
-        if argv and argv[0] == "resume":
-            return _resume(argv[1:])
-        if argv and argv[0] == "impair":
-            return _impair(argv[1:])
-        if argv and argv[0] == "plot":
-            return _plot(argv[1:])
-        if argv and argv[0] == "compare":
-            return _compare(argv[1:])
-        if argv and argv[0] == "fields":
-            print(fields_text())
-            return 0
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
         return _run(argv)
     except (UserError, ProtocolError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -110,6 +99,17 @@ def _run_parser():
     return p
 
 
+def _parser(command: str, description: str, **options) -> argparse.ArgumentParser:
+    """The parser of `python -m metods_sim COMMAND`; its prog opens the command line a dataset records."""
+    return argparse.ArgumentParser(prog=f"python -m metods_sim {command}", description=description, **options)
+
+
+def _quiet_evotorch() -> None:
+    import logging
+
+    logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
+
+
 def _run(argv) -> int:
     from .protocol import load
 
@@ -117,34 +117,31 @@ def _run(argv) -> int:
     if args.seed is not None and args.seed < 0:
         raise ProtocolError(f"--seed: expected an integer >= 0, got {args.seed}")
     spec = load(args.protocol, args.overrides, seed=args.seed)
-    import logging
-
     from .experiments import check_machine, run
 
     check_machine(spec, args.protocol)
-    logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
+    _quiet_evotorch()
 
     command = "python -m metods_sim " + shlex.join(argv)
     return _finish(lambda: run(spec, out_dir=args.out, progress=not args.quiet, command=command, force=args.force))
 
 
+RESUME_DESCRIPTION = """\
+Continue a run that was stopped (Ctrl-C, SIGTERM) or killed from DIR/checkpoint.pkl, with the protocol stored
+there, and write DIR/results.nc: the same dataset, value for value, as the run left alone would have written
+(wall-clock attributes and coordinates aside). A time-limited run gets what was left of trainer.time_limit at the
+checkpoint."""
+
+
 def _resume(argv) -> int:
-    p = argparse.ArgumentParser(prog="python -m metods_sim resume",
-                                description="Continue a run that was stopped (Ctrl-C, SIGTERM) or killed from "
-                                            "DIR/checkpoint.pkl, with the protocol stored there, and write "
-                                            "DIR/results.nc: the same dataset, value for value, as the run "
-                                            "left alone would have written (wall-clock attributes and "
-                                            "coordinates aside). A time-limited run gets what was left of "
-                                            "trainer.time_limit at the checkpoint.")
+    p = _parser("resume", RESUME_DESCRIPTION)
     p.add_argument("run_dir", metavar="DIR", help="the run directory, e.g. runs/harlow/20261125-120000")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    import logging
-
     from .experiments import resume
 
-    logging.getLogger("evotorch").setLevel(logging.WARNING)
-    command = "python -m metods_sim resume " + shlex.join(argv)
+    _quiet_evotorch()
+    command = f"{p.prog} {shlex.join(argv)}"
     return _finish(lambda: resume(args.run_dir, progress=not args.quiet, command=command))
 
 
@@ -204,9 +201,8 @@ def _show(ds, text: str, out) -> int:
 
 
 def _evaluate(argv) -> int:
-    p = argparse.ArgumentParser(prog="python -m metods_sim evaluate",
-                                description="Re-evaluate the trained agent of a run on fresh held-out episodes, "
-                                            "optionally on a changed task (--set task.KEY=VALUE).")
+    p = _parser("evaluate", "Re-evaluate the trained agent of a run on fresh held-out episodes, optionally on a "
+                            "changed task (--set task.KEY=VALUE).")
     _stored_agent_arguments(p)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a protocol field for this evaluation, e.g. task.presentations=10")
@@ -219,53 +215,50 @@ def _evaluate(argv) -> int:
     from .analysis import summary_text
 
     ds = evaluate(args.results, episodes=args.episodes, overrides=args.overrides, seed=args.seed, agent=args.agent,
-                  record=args.record, command="python -m metods_sim evaluate " + shlex.join(argv))
+                  record=args.record, command=f"{p.prog} {shlex.join(argv)}")
     return _show(ds, summary_text(ds), args.out)
 
 
+IMPAIR_DESCRIPTION = """\
+Evaluate a trained agent of a MuJoCo task with each actuator frozen in turn (zero torque, --set
+task.impair.frozen=[k]) and without, on the same fresh episodes; print the return retained per actuator (impaired /
+unimpaired mean return) and its mean, and the share of the gain over a motionless body (zero action) retained,
+(impaired - motionless) / (unimpaired - motionless), which still reads right where standing still earns a survival
+bonus or returns are negative."""
+
+
 def _impair(argv) -> int:
-    p = argparse.ArgumentParser(prog="python -m metods_sim impair",
-                                description="Evaluate a trained agent of a MuJoCo task with each actuator frozen in "
-                                            "turn (zero torque, --set task.impair.frozen=[k]) and without, on the "
-                                            "same fresh episodes; print the return retained per actuator "
-                                            "(impaired / unimpaired mean return) and its mean, and the share of "
-                                            "the gain over a motionless body (zero action) retained, "
-                                            "(impaired - motionless) / (unimpaired - motionless), which still "
-                                            "reads right where standing still earns a survival bonus or returns "
-                                            "are negative.")
+    p = _parser("impair", IMPAIR_DESCRIPTION)
     _stored_agent_arguments(p)
     p.add_argument("--out", metavar="FILE", help="also write the table as a netCDF dataset")
     args = _parse_counts(p, argv)
     from .experiments.impairment import impairment, impairment_text
 
     ds = impairment(args.results, episodes=args.episodes, seed=args.seed, agent=args.agent,
-                    command="python -m metods_sim impair " + shlex.join(argv))
+                    command=f"{p.prog} {shlex.join(argv)}")
     return _show(ds, impairment_text(ds), args.out)
 
 
 def _compare(argv) -> int:
-    p = argparse.ArgumentParser(prog="python -m metods_sim compare",
-                                description="Run several trainers (one protocol each, same task and agent) on "
-                                            "several seeds into one dataset DIR/compare.nc with trainer and seed "
-                                            "dimensions, e.g. protocols/compare_harlow.yaml.")
+    p = _parser("compare", "Run several trainers (one protocol each, same task and agent) on several seeds into "
+                           "one dataset DIR/compare.nc with trainer and seed dimensions, e.g. "
+                           "protocols/compare_harlow.yaml.")
     p.add_argument("comparison", help="a comparison file: name, protocols, seeds, set")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a field of every run (repeatable)")
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/<name>/<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    import logging
-
     from .analysis import comparison_table
     from .experiments import check_machine
     from .experiments.compare import ComparisonStopped, compare, read_comparison
 
     for spec in read_comparison(args.comparison, args.overrides)["specs"].values():
         check_machine(spec, args.comparison)
-    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    _quiet_evotorch()
     try:
         path = compare(args.comparison, out_dir=args.out, overrides=args.overrides, progress=not args.quiet,
-                       command="python -m metods_sim compare " + shlex.join(argv))
+                       command=f"{p.prog} {shlex.join(argv)}")
     except ComparisonStopped as stopped:
         print(f"error: {stopped}", file=sys.stderr)
         return 130
@@ -311,8 +304,7 @@ exit status: 0 done, 2 bad input (a missing or unreadable file, or a dataset wit
 
 
 def _plot(argv) -> int:
-    p = argparse.ArgumentParser(prog="python -m metods_sim plot", description=PLOT_DESCRIPTION, epilog=PLOT_EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _parser("plot", PLOT_DESCRIPTION, epilog=PLOT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", help="a run's results.nc (or its directory), or a dataset written by evaluate --out")
     p.add_argument("--out", metavar="DIR", help="folder for the figures (default: beside the dataset, named after "
                                                 "it: .../results.nc -> .../results-figures/)")
@@ -341,6 +333,11 @@ def _plot(argv) -> int:
     return 0
 
 
+def _fields(argv) -> int:
+    print(fields_text())
+    return 0
+
+
 def fields_text() -> str:
     """Every protocol field with its default and meaning, section by section."""
     lines = []
@@ -363,3 +360,8 @@ def fields_text() -> str:
             lines.append(section)
             block(f"{section}.", fields)
     return "\n".join(lines)
+
+
+# python -m metods_sim COMMAND ARGS...: COMMANDS[COMMAND](ARGS); anything else is a protocol to run (`_run`)
+COMMANDS = {"evaluate": _evaluate, "resume": _resume, "impair": _impair, "plot": _plot, "compare": _compare,
+            "fields": _fields}

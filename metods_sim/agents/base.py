@@ -41,6 +41,7 @@ from numba import njit
 
 from ..fields import Field, choice, number
 from ..plasticity.jit import FUSED
+from .layout import Layout
 
 # Fields several agents share.
 INIT_LOG_STD = number(0.0, "On a continuous task (MuJoCo, Meta-World): the starting log standard deviation of "
@@ -119,3 +120,51 @@ def always_finite(state, lane):
 @njit(**FUSED)
 def record_nothing(state, lane, W, v):
     """`record` of an agent with record_shapes (None, None)."""
+
+
+@njit(**FUSED)
+def record_hidden(state, lane, W, v):
+    """`record` of a baseline: v = h, the lane's hidden units (state.h, (H, LANES))."""
+    for i in range(state.h.shape[0]):
+        v[i] = state.h[i, lane]
+
+
+@dataclass(frozen=True)
+class Baseline(Agent):
+    """A baseline network (rl2, feedforward): H hidden units h, its only memory if any, read out as [logits,
+    value] = g.weight h + g.bias; a recorded step stores v = h (no W). Its genome is the network's `blocks`, then
+    the action distribution's (`action_entries`)."""
+
+    hidden: int
+    action: str
+    dtype: str
+    init_std: float
+    init_log_std: float
+
+    ARRAYS: ClassVar[type]   # the NamedTuple kernel_arrays returns: one array per block, in `blocks` order
+
+    def blocks(self) -> tuple:
+        """((name, shape), ...), the network's parameters in vector order; a weight's shape is (fan_out, fan_in)."""
+        raise NotImplementedError
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.blocks() + tuple(self.action_entries()))
+
+    @property
+    def record_shapes(self):
+        return None, (self.hidden,)
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """Weights ~ N(0, init_std²/fan_in), drawn in vector order; biases 0."""
+        parts = {name: np.zeros(shape) for name, shape, _ in self.layout.slices()}
+        for name, shape in self.blocks():
+            if len(shape) == 2:   # a weight (fan_out, fan_in); a bias is a vector
+                parts[name] = rng.normal(0.0, self.init_std / np.sqrt(shape[1]), shape)
+        return self.pack_initial(parts)
+
+    def kernel_arrays(self, params: np.ndarray):
+        parts = self.layout.contiguous(params, self.dtype)
+        return self.ARRAYS(*(parts[name] for name, _ in self.blocks()))
+
+    record = staticmethod(record_hidden)

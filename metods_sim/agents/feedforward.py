@@ -18,9 +18,8 @@ from numba import njit
 from ..plasticity.jit import FUSED
 from ..plasticity.kernel import LANES
 from ..fields import integer
-from .base import BASELINE_FIELDS, Agent, always_finite
+from .base import BASELINE_FIELDS, Baseline, always_finite
 from .lanes import dense, dense_rows, gather, gather_bias
-from .layout import Layout
 
 
 class DenseArrays(NamedTuple):
@@ -39,13 +38,7 @@ class _Block(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Feedforward(Agent):
-    hidden: int
-    action: str
-    dtype: str
-    init_std: float
-    init_log_std: float
-
+class Feedforward(Baseline):
     kind = "feedforward"
     FIELDS = {
         "hidden": integer(48, "H, tanh units of the one hidden layer on [o, one-hot a, r], no memory across steps "
@@ -53,28 +46,11 @@ class Feedforward(Agent):
                               "1,412].", min=1),
         **BASELINE_FIELDS,
     }
+    ARRAYS = DenseArrays
 
-    @property
-    def layout(self) -> Layout:
+    def blocks(self) -> tuple:
         H, A = self.hidden, self.n_actions
-        return Layout((("f.weight", (H, self.inputs)), ("f.bias", (H,)), ("g.weight", (A + 1, H)),
-                       ("g.bias", (A + 1,))) + tuple(self.action_entries()))
-
-    @property
-    def record_shapes(self):
-        return None, (self.hidden,)
-
-    def initial(self, rng: np.random.Generator) -> np.ndarray:
-        """Weights ~ N(0, init_std²/fan_in), biases 0."""
-        H = self.hidden
-        parts = {name: np.zeros(shape) for name, shape, _ in self.layout.slices()}
-        parts["f.weight"] = rng.normal(0.0, self.init_std / np.sqrt(self.inputs), (H, self.inputs))
-        parts["g.weight"] = rng.normal(0.0, self.init_std / np.sqrt(H), (self.n_actions + 1, H))
-        return self.pack_initial(parts)
-
-    def kernel_arrays(self, params: np.ndarray) -> DenseArrays:
-        parts = self.layout.contiguous(params, self.dtype)
-        return DenseArrays(*(parts[name] for name in ("f.weight", "f.bias", "g.weight", "g.bias")))
+        return ("f.weight", (H, self.inputs)), ("f.bias", (H,)), ("g.weight", (A + 1, H)), ("g.bias", (A + 1,))
 
     def reference_step(self, a, state, x):
         h = np.tanh(dense_rows(a["f_weight"], a["f_bias"], x))
@@ -96,9 +72,3 @@ class Feedforward(Agent):
         dense(s.gw, s.gb, s.h, out, False)
 
     finite = staticmethod(always_finite)
-
-    @staticmethod
-    @njit(**FUSED)
-    def record(s, lane, W, v):
-        for i in range(s.h.shape[0]):
-            v[i] = s.h[i, lane]

@@ -23,9 +23,8 @@ from ..plasticity.activation import sigma
 from ..plasticity.jit import FUSED
 from ..plasticity.kernel import LANES
 from ..fields import integer
-from .base import BASELINE_FIELDS, Agent
+from .base import BASELINE_FIELDS, Baseline
 from .lanes import dense, dense_rows, finite_rows, gather, gather_bias
-from .layout import Layout
 
 
 class GRUArrays(NamedTuple):
@@ -50,13 +49,7 @@ class _Block(NamedTuple):
 
 
 @dataclass(frozen=True)
-class RL2(Agent):
-    hidden: int
-    action: str
-    dtype: str
-    init_std: float
-    init_log_std: float
-
+class RL2(Baseline):
     kind = "rl2"
     FIELDS = {
         "hidden": integer(12, "H, units of the GRU (PyTorch's GRUCell) that sees [o, one-hot a, r] [paper: RL² is "
@@ -64,31 +57,13 @@ class RL2(Agent):
                               "agent's 1,412].", min=1),
         **BASELINE_FIELDS,
     }
+    ARRAYS = GRUArrays
 
-    @property
-    def layout(self) -> Layout:
+    def blocks(self) -> tuple:
+        """The GRU's weights and biases (zero biases: every gate starts half open), then the readout g."""
         H, A = self.hidden, self.n_actions
-        return Layout((("gru.weight_ih", (3 * H, self.inputs)), ("gru.weight_hh", (3 * H, H)),
-                       ("gru.bias_ih", (3 * H,)), ("gru.bias_hh", (3 * H,)),
-                       ("g.weight", (A + 1, H)), ("g.bias", (A + 1,))) + tuple(self.action_entries()))
-
-    @property
-    def record_shapes(self):
-        return None, (self.hidden,)
-
-    def initial(self, rng: np.random.Generator) -> np.ndarray:
-        """Weights ~ N(0, init_std²/fan_in), biases 0 (every gate starts half open)."""
-        H, d = self.hidden, self.inputs
-        parts = {name: np.zeros(shape) for name, shape, _ in self.layout.slices()}
-        parts["gru.weight_ih"] = rng.normal(0.0, self.init_std / np.sqrt(d), (3 * H, d))
-        parts["gru.weight_hh"] = rng.normal(0.0, self.init_std / np.sqrt(H), (3 * H, H))
-        parts["g.weight"] = rng.normal(0.0, self.init_std / np.sqrt(H), (self.n_actions + 1, H))
-        return self.pack_initial(parts)
-
-    def kernel_arrays(self, params: np.ndarray) -> GRUArrays:
-        parts = self.layout.contiguous(params, self.dtype)
-        return GRUArrays(*(parts[name] for name in ("gru.weight_ih", "gru.weight_hh", "gru.bias_ih", "gru.bias_hh",
-                                                    "g.weight", "g.bias")))
+        return (("gru.weight_ih", (3 * H, self.inputs)), ("gru.weight_hh", (3 * H, H)),
+                ("gru.bias_ih", (3 * H,)), ("gru.bias_hh", (3 * H,)), ("g.weight", (A + 1, H)), ("g.bias", (A + 1,)))
 
     def reference_start(self, a, noise):
         return (np.zeros((noise.shape[0], self.hidden), dtype=self.dtype),)
@@ -133,9 +108,3 @@ class RL2(Agent):
     @njit(**FUSED)
     def finite(s, lane):
         return finite_rows(s.h, lane)
-
-    @staticmethod
-    @njit(**FUSED)
-    def record(s, lane, W, v):
-        for i in range(s.h.shape[0]):
-            v[i] = s.h[i, lane]

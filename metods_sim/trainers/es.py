@@ -18,20 +18,18 @@ import time
 import numpy as np
 import torch
 
-from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
 from ..fields import ProtocolError, choice, integer, number
 from . import cluster
-from .loop import CURVE, INIT_FROM, TARGET, TrainResult, fitness, fitness_status, train_loop
+from .loop import INIT_FROM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 
 
-class ESTrainer:
+class ESTrainer(Trainer):
     kind = "es"
     FIELDS = {
         "algorithm": choice("pgpe", "EvoTorch search algorithm.", ("pgpe", "snes", "xnes", "cmaes", "cem")),
         "generations": integer(3000, "Generations at most.", min=1),
-        "time_limit": number(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes "
-                                  "as usual.", min=0),
+        "time_limit": TIME_LIMIT,
         "popsize": integer(256, "Population size (pgpe samples symmetric pairs: must be even).", min=2),
         "episodes": integer(8, "Episodes per member per generation; every member sees the same ones.", min=1),
         "stdev_init": number(0.05, "Initial standard deviation of the search distribution.", above=0),
@@ -63,19 +61,14 @@ class ESTrainer:
                                 f"Ray actors run on the CPU), got {section['device']}")
         return section
 
-    CURVE = CURVE
     ITERATIONS = "generations"   # the protocol field counting this trainer's iterations
     DIVERGED = ("every member of generation {} diverged (non-finite fast weights W); the dataset holds the run "
                 "until then. Bound W with agent.W_clip, or lower trainer.stdev_init or trainer.center_lr")
 
     def __init__(self, trainer: dict, task, agent, *, seed: int):
-        self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
-        self.validation = draw_episodes(task, agent, rng_for(seed, "validation"), trainer["eval_episodes"])
+        super().__init__(trainer, task, agent, seed=seed)
         # join the Ray cluster (RAY_ADDRESS) now, before the run writes anything: one that does not answer is bad input
         self.actors = cluster.connect(trainer["num_actors"]) if trainer["num_actors"] else 0
-
-    def validate(self, genome) -> float:
-        return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
 
     @staticmethod
     def state_floats(trainer: dict, size: int) -> int:
@@ -120,10 +113,8 @@ class ESTrainer:
             return center, status, status["diverged"] == len(evals)   # the whole population diverged
 
         try:
-            return train_loop(generation, result, settings=t, iterations=t[self.ITERATIONS],
-                              unit=self.ITERATIONS[:-1], validate=self.validate, optimum=self.task.optimum,
-                              freeze=lambda: _freeze(searcher, problem, result), on_generation=on_generation,
-                              checkpoint=checkpoint)
+            return self.loop(generation, result, lambda: _freeze(searcher, problem, result), on_generation,
+                             checkpoint)
         finally:
             cluster.release(problem)   # their CPUs, for the next run of a sweep
 

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from ..agents import torch_twin
-from ..rollout import draw_episodes, rollout
+from ..rollout import draw_episodes
 from ..rollout.twin import collect, replay
 from ..seeding import rng_for
 from ..fields import Field, ProtocolError, choice, integer, number
-from .loop import CURVE, INIT_FROM, TARGET, TrainResult, fitness, fitness_status, train_loop
+from .loop import INIT_FROM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 
 
 def gae(reward, value, live, gamma: float, lam: float):
@@ -62,15 +62,14 @@ def policy_terms(out, action, log_std=None):
     return (-0.5 * z ** 2 - log_std - half_log_2pi).sum(-1), (0.5 + half_log_2pi + log_std).sum(-1)
 
 
-class GradientTrainer:
+class GradientTrainer(Trainer):
     kind = "gradient"
     FIELDS = {
         "algorithm": choice("a2c", "On-policy actor-critic through the whole episode (backpropagation through "
                                    "time over W): a2c, or ppo (clipped ratio, several epochs per batch) [paper: "
                                    "actor-critic with GAE].", ("a2c", "ppo")),
         "updates": integer(2000, "Parameter updates at most (the dataset's generation axis).", min=1),
-        "time_limit": number(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes "
-                                  "as usual.", min=0),
+        "time_limit": TIME_LIMIT,
         "episodes": integer(64, "Episodes per update, run in one batch with actions sampled from the policy.",
                             min=1),
         "lr": number(0.001, "Adam learning rate [ours].", above=0),
@@ -104,20 +103,19 @@ class GradientTrainer:
                                 f"got gradient")
         return section
 
-    CURVE = CURVE
     ITERATIONS = "updates"   # the protocol field counting this trainer's iterations
     DIVERGED = ("update {} diverged (non-finite loss or gradient; its step was not taken); the dataset holds the "
                 "run until then. Bound W with agent.W_clip, or lower trainer.lr")
 
-    def __init__(self, trainer: dict, task, agent, *, seed: int):
-        self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
-        self.validation = draw_episodes(task, agent, rng_for(seed, "validation"), trainer["eval_episodes"])
-        self.device = torch.device(trainer["device"])
-        self.dtype = getattr(torch, agent.dtype)
+    @property
+    def device(self) -> torch.device:
+        """Where the PyTorch twin runs (trainer.device; the task always steps on the CPU)."""
+        return torch.device(self.trainer["device"])
 
-    def validate(self, genome) -> float:
-        """Mean validation return by the fused kernel, as an ES centre's (-inf when W diverged)."""
-        return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
+    @property
+    def dtype(self) -> torch.dtype:
+        """The twin's float type: the agent's, as in the fused kernels that validate it."""
+        return getattr(torch, self.agent.dtype)
 
     @staticmethod
     def state_floats(trainer: dict, size: int) -> int:
@@ -146,10 +144,7 @@ class GradientTrainer:
             center = params.detach().cpu().numpy().astype(np.float64) if finite else result.center
             return center, status, not finite
 
-        return train_loop(one_update, result, settings=t, iterations=t[self.ITERATIONS],
-                          unit=self.ITERATIONS[:-1], validate=self.validate, optimum=self.task.optimum,
-                          freeze=lambda: _freeze(params, optimizer, result), on_generation=on_generation,
-                          checkpoint=checkpoint)
+        return self.loop(one_update, result, lambda: _freeze(params, optimizer, result), on_generation, checkpoint)
 
     def _start(self, params: torch.Tensor):
         params = params.to(self.device).requires_grad_(True)

@@ -12,9 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..fields import Field, integer, number
+from ..rollout import draw_episodes, rollout
+from ..seeding import rng_for
 from .stopping import StopRequests
 
-# The field every trainer has (its `FIELDS` and `check(section, where, *, agent)` are beside each trainer class).
+# The fields every trainer has, read by `train_loop` and the run (each trainer's `FIELDS` and
+# `check(section, where, *, agent)` are beside its class).
+TIME_LIMIT = number(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes as usual.",
+                    min=0)
 INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
                      "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
                      "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
@@ -68,6 +73,29 @@ class TrainResult:
     @property
     def env_steps(self) -> int:
         return self.curve["env_steps"][-1] if self.generations else 0
+
+
+class Trainer:
+    """What every trainer shares: the validation set, drawn once from the seed's own stream, and the score of a
+    genome on it, the same fused Numba rollout whatever trained the genome, so that an ES centre and gradient
+    parameters are judged alike; and `loop`, which runs the trainer's iterations in `train_loop`."""
+
+    CURVE = CURVE
+    ITERATIONS: str   # the protocol field counting the trainer's iterations (generations, updates)
+
+    def __init__(self, trainer: dict, task, agent, *, seed: int):
+        self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
+        self.validation = draw_episodes(task, agent, rng_for(seed, "validation"), trainer["eval_episodes"])
+
+    def validate(self, genome) -> float:
+        """Mean validation return by the fused kernel (-inf when W diverged)."""
+        return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
+
+    def loop(self, step, result: TrainResult, freeze, on_generation=None, checkpoint=None) -> TrainResult:
+        """`train_loop` over this trainer's iterations, validated on its validation set."""
+        return train_loop(step, result, settings=self.trainer, iterations=self.trainer[self.ITERATIONS],
+                          unit=self.ITERATIONS[:-1], validate=self.validate, freeze=freeze,
+                          optimum=self.task.optimum, on_generation=on_generation, checkpoint=checkpoint)
 
 
 def fitness_status(scores) -> dict:
