@@ -31,7 +31,7 @@ TARGET = {
                            "target × the task's optimum for target_evaluations evaluations in a row (the dataset's "
                            "stopped_by: solved); the time limit stays as the backstop. 0: never. A task without a "
                            "known optimum (maze, bodies, Meta-World) never stops this way [ours].", min=0),
-    "target_evaluations": integer(3, "Evaluations in a row at or above the target that stop the run [ours].",
+    "target_evaluations": integer(5, "Evaluations in a row at or above the target that stop the run [ours].",
                                   min=1),
 }
 
