@@ -85,8 +85,9 @@ def summary_text(ds: xr.Dataset) -> str:
     s = summary(ds)
     lines = [f"status: {s['status']}"]
     if "generations" in s:
+        stopped = f", stopped: {ds.attrs['stopped_by'].replace('_', ' ')}" if ds.attrs.get("stopped_by") else ""
         lines.append(f"training: {s['generations']} {iterations_name(ds)}, {s['env_steps']:,} environment steps, "
-                     f"{s['wall_time'] / 60:.1f} min")
+                     f"{s['wall_time'] / 60:.1f} min{stopped}")
     if "return_mean" in s:
         line = f"held-out return: {s['return_mean']:.3f} ± {s['return_sem']:.3f} (s.e.m.) over {s['episodes']} episodes"
         if "optimum" in s:

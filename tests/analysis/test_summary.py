@@ -39,3 +39,10 @@ def test_a_gradient_run_counts_updates(ds):
     assert "training: 2 generations," in summary_text(ds)
     ds.attrs["protocol"] = "trainer: {kind: gradient}"
     assert "training: 2 updates," in summary_text(ds)
+
+
+def test_the_summary_says_why_training_stopped(ds):
+    ds.attrs["stopped_by"] = "solved"
+    assert "2.0 min, stopped: solved" in summary_text(ds)
+    ds.attrs["stopped_by"] = "time_limit"
+    assert "2.0 min, stopped: time limit" in summary_text(ds)
