@@ -43,7 +43,8 @@ random (nothing to train: the run evaluates it); to switch kinds from the comman
 section, --set 'agent={kind: rl2}'.
 Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
 test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
-trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow), protocols/maze.yaml
+trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow),
+protocols/harlow_distance2.yaml (the objects two steps away), protocols/maze.yaml
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
 protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir_walk.yaml then
 protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward),

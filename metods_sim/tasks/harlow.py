@@ -74,9 +74,8 @@ class Harlow(Task):
         "presentations": integer(6, "Presentations per episode (the first is a coin flip) [ours: 6 fits the "
                                     "paper's optimum of 6.2].", min=1),
         "pattern_size": integer(8, "Length of the random ±1 object patterns [ours].", min=1),
-        "distance": integer(1, "Steps from the centre to each object on the 1-D track [ours: 1; with 2 the "
-                               "shipped budget did not escape the random-choice plateau reliably, see README].",
-                            min=1),
+        "distance": integer(1, "Steps from the centre to each object on the 1-D track [ours: 1; 2 wants "
+                               "agent.init_kappa_skip: 1, protocols/harlow_distance2.yaml].", min=1),
         "fixation_reward": number(0.2, "Reward for reaching the centre during fixation [figure].", min=0),
         "correct_reward": number(1.0, "Reward for choosing the episode's rewarded object [figure]."),
         "wrong_reward": number(-1.0, "Reward for choosing the other object [figure]."),
