@@ -44,8 +44,8 @@ class TrainResult:
     return of the centre (NaN between evaluations, -inf when the centre diverged), what diverged (ES: members;
     gradient: 1 when the update did), environment steps and wall seconds so far. center: the search centre or
     the trained parameters; best: the centre snapshot with the best validation return. stopped_by: '' while
-    training, then generations, time_limit, solved (the target was held), interrupted or diverged; no_parameters when there was nothing to
-    train (no iteration ran)."""
+    training, then generations, time_limit, solved (the target was held), interrupted or diverged; no_parameters
+    when there was nothing to train (no iteration ran)."""
 
     curve: dict = field(default_factory=lambda: {k: [] for k in CURVE})
     center: np.ndarray | None = None
@@ -124,7 +124,7 @@ def train_loop(step, result: TrainResult, *, settings: dict, iterations: int, un
     with StopRequests(unit) as stop:
         try:
             _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop,
-                     _solved(settings, optimum))
+                     _target(settings, optimum))
         except KeyboardInterrupt:  # a second Ctrl-C, halfway through an iteration: no whole state to save
             result.stopped_by = "interrupted"
             return result
@@ -133,21 +133,29 @@ def train_loop(step, result: TrainResult, *, settings: dict, iterations: int, un
     return result
 
 
-def _solved(settings: dict, optimum: float):
-    """result → whether its last target_evaluations validations all reached target × optimum. Read off the
-    curve, so that a resumed run counts the evaluations before its checkpoint."""
-    if not settings["target"] or not np.isfinite(optimum):
-        return lambda result: False
-    target, needed = settings["target"] * optimum, settings["target_evaluations"]
-
-    def solved(result):
-        validations = np.asarray(result.curve["center_return"])
-        last = validations[~np.isnan(validations)][-needed:]   # -inf (diverged) counts, as unsolved
-        return len(last) == needed and bool(np.all(last >= target))
-    return solved
+def _target(settings: dict, optimum: float):
+    """The validation return that counts as solved, target × optimum; None when the run never stops so (target 0,
+    or a task without a known optimum)."""
+    return settings["target"] * optimum if settings["target"] and np.isfinite(optimum) else None
 
 
-def _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop, solved):
+def _held(validations: list, target: float, needed: int) -> bool:
+    """Whether the last `needed` evaluations of the curve (NaN between evaluations; -inf, a diverged centre,
+    counts as below) all reached target. Read off the curve, so that a resumed run counts the evaluations before
+    its checkpoint; walked from the end, so that a long run does not rescan its whole curve."""
+    count = 0
+    for value in reversed(validations):
+        if np.isnan(value):
+            continue
+        if value < target:
+            return False
+        count += 1
+        if count == needed:
+            return True
+    return False
+
+
+def _iterate(step, result, settings, iterations, validate, freeze, on_generation, checkpoint, stop, target):
     limit, every = 60 * settings["time_limit"], settings["checkpoint_every"]
     start = time.perf_counter() - result.wall_time  # a resumed run gets what is left of the time limit
     for i in range(result.generations, iterations):
@@ -163,8 +171,10 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
             result.curve[key].append(status[key])
         if on_generation:
             on_generation(i, status, result)
-        result.stopped_by = ("diverged" if lost else "solved" if np.isfinite(validation) and solved(result) else
-                             "time_limit" if out_of_time else "interrupted" if stop.requested else "")
+        solved = (target is not None and not np.isnan(validation)
+                  and _held(result.curve["center_return"], target, settings["target_evaluations"]))
+        result.stopped_by = ("diverged" if lost else "solved" if solved else "time_limit" if out_of_time else
+                             "interrupted" if stop.requested else "")
         if result.stopped_by:
             return
         if checkpoint and every and (i + 1) % every == 0:
