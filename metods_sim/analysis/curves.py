@@ -64,6 +64,24 @@ def ablation_table(ds: xr.Dataset, dim: str = "variant", first: int = 2) -> xr.D
     return table
 
 
+def ablation_effects(ds: xr.Dataset, effects: dict[str, tuple[str, str]], dim: str = "variant") -> xr.Dataset:
+    """The size of each named effect of a sweep: the held-out return of one variant minus another's.
+
+    effects: {name: (with, without)}, two entries of `dim` each, e.g. {"α": ("linear S=4", "linear S=4, no
+    alpha")}. Returns a Dataset over `effect`: size (return of `with` minus `without`), sem (the two rows'
+    s.e.m. of `ablation_table` combined as independent, sqrt(a² + b²)), with and without (the variants). With
+    one seed the s.e.m. is over held-out episodes: it measures the evaluation's noise, not the spread between
+    training runs."""
+    table = ablation_table(ds, dim=dim)
+    names = list(effects)
+    pick = lambda k: table.sel({dim: [effects[n][k] for n in names]})        # noqa: E731
+    a, b = pick(0), pick(1)
+    size = a["return_mean"].values - b["return_mean"].values
+    sem = np.hypot(a["return_sem"].values, b["return_sem"].values)
+    return xr.Dataset({"size": ("effect", size), "sem": ("effect", sem),
+                       "with": ("effect", [effects[n][0] for n in names]),
+                       "without": ("effect", [effects[n][1] for n in names])}, coords={"effect": names})
+
 def comparison_table(ds: xr.Dataset, share: float = 0.95) -> xr.Dataset:
     """The trainers of a comparison (`python -m metods_sim compare`) side by side, one row per trainer.
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from metods_sim.analysis import ablation_table, learning_curve
+from metods_sim.analysis import ablation_effects, ablation_table, learning_curve
 
 NAN = np.nan
 
@@ -71,3 +71,16 @@ def test_ablation_table_over_variants_and_seeds():
     np.testing.assert_allclose(table["correct_later"], [0.5, 1.0])
     one_seed = ablation_table(ds.isel(seed=0))
     np.testing.assert_allclose(one_seed["return_sem"], [np.sqrt(2) / np.sqrt(2), 0.0])
+
+
+def test_an_ablation_effect_is_one_variants_return_minus_anothers_with_their_sems_combined():
+    returns = np.array([[4.0, 6.0, 5.0, 5.0],          # full: mean 5, std sqrt(2/3)
+                        [1.0, 1.0, 1.0, 1.0],          # without α: mean 1, std 0
+                        [2.0, 4.0, 2.0, 4.0]])         # S=1: mean 3, std sqrt(4/3)
+    ds = xr.Dataset({"eval_return": (("variant", "episode"), returns)},
+                    coords={"variant": ["full", "no alpha", "S=1"]})
+    effects = ablation_effects(ds, {"α": ("full", "no alpha"), "S": ("full", "S=1")})
+    assert list(effects["effect"].values) == ["α", "S"]
+    np.testing.assert_allclose(effects["size"], [4.0, 2.0])
+    np.testing.assert_allclose(effects["sem"], [np.sqrt(2 / 3) / 2, np.sqrt(2 / 3 / 4 + 4 / 3 / 4)])
+    assert list(effects["without"].values) == ["no alpha", "S=1"]
