@@ -86,10 +86,15 @@ class MAML(Baseline):
         "hidden": integer(26, "H, tanh units of each of the MLP's two hidden layers (3 weight layers) on [o, "
                               "a_{t−1}, r_{t−1}] [paper: MAML is a 3-layer MLP; ours: 26 gives 1,227 parameters "
                               "on the maze, as many as the maze's MetODS agent's 1,233].", min=1),
-        "adapt_every": integer(50, "K: one policy-gradient step at every t = K, 2K, … of the episode, on the K "
-                                   "steps since the previous one [paper: Ant-dir, one step at t = 100 of 200; "
-                                   "ours: 50, half the maze's 100 steps].", min=1),
-        "inner_lr": number(0.01, "Step size of the within-episode gradient step on θ, fixed [ours].", min=0),
+        "adapt_every": integer(50, "K: a REINFORCE step on θ at every t = K, 2K, … of the episode, before acting, "
+                                   "on the window of the K steps since the previous one: each step learns from the "
+                                   "current parameters' own actions, as MAML's inner loop does, and the window "
+                                   "needs no buffer longer than K [paper: Ant-dir, one step at t = 100 of 200; "
+                                   "ours: 50, once halfway through the maze's 100 steps].", min=1),
+        "inner_lr": number(0.01, "Step size of the within-episode step θ ← θ + inner_lr Σ_t' ∇_θ log "
+                                 "π(a_t'|x_t') (G_t' − b), a sum over the window, b its mean return-to-go; fixed, "
+                                 "not learned [ours: 0.01 moves the maze's hidden units by about a tenth at the "
+                                 "first step from the initial genome].", min=0),
         "inner_gamma": number(0.99, "Discount of the return-to-go G_t' in the window of an adaptation step [ours: "
                                     "0.99, the usual discount].", min=0, max=1),
         **BASELINE_FIELDS,
