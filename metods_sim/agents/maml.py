@@ -18,7 +18,8 @@ continuous one, evaluated at the clipped action the task received. The gradient 
 (backprop through the three layers); the value row and log_std are not adapted.
 
 Genome blocks (in vector order): f1.weight, f1.bias, f2.weight, f2.bias, g.weight, g.bias (θ), then log_std on a
-continuous task. A recorded step stores v = h (no W).
+continuous task. The per-episode state is the adapted copy of θ, the window's inputs (x_t' at row t' mod K:
+actions and rewards come with them) and the step t; a recorded step stores v = h (no W).
 """
 from __future__ import annotations
 
@@ -116,6 +117,8 @@ class MAML(Baseline):
     # ---- NumPy, B rows at once ----
 
     def reference_start(self, a, noise):
+        """(θ's six blocks (B, …), the window's inputs xs (B, K, d_in), h (B, H), t (B,) int64): the kernel's
+        state, row by row."""
         B = noise.shape[0]
         return (*(a[name.replace(".", "_")] for name, _ in self.blocks()),
                 np.zeros((B, self.adapt_every, self.inputs), self.dtype), np.zeros((B, self.hidden), self.dtype),
