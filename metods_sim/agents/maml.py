@@ -15,7 +15,9 @@ The pair (a_t', r_t') of step t' is read from the next input x_{t'+1} (where the
 of step t closes with x_t itself. log π is the policy the kernel acts with: the softmax of the logits on a
 discrete task (also under action: greedy, whose argmax acts), the Gaussian N(mean, exp(log_std)²) on a
 continuous one, evaluated at the clipped action the task received. The gradient is first-order and hand-written
-(backprop through the three layers); the value row and log_std are not adapted.
+(backprop through the three layers); the value row and log_std are not adapted. On a continuous task under
+action: greedy the action is the clipped mean, whose score (a − mean)/σ² vanishes inside [-1, 1]: there the
+agent adapts only with action: sample.
 
 Genome blocks (in vector order): f1.weight, f1.bias, f2.weight, f2.bias, g.weight, g.bias (θ), then log_std on a
 continuous task. The per-episode state is the adapted copy of θ, the window's inputs (x_t' at row t' mod K:
