@@ -38,14 +38,15 @@ without --force.
 
 A protocol has the sections task, agent, trainer, evaluation, recording and output, plus name and seed. Every
 field has a default; `python -m metods_sim fields` lists them all (also in docs/protocol.md).
-agent.kind chooses the network: metods (the default), or the baselines rl2 (a GRU), feedforward (no memory) and
-random (nothing to train: the run evaluates it); to switch kinds from the command line replace the whole
-section, --set 'agent={kind: rl2}'.
+agent.kind chooses the network: metods (the default), or the baselines rl2 (a GRU), maml (an MLP adapted by
+gradient steps within the episode), feedforward (no memory) and random (nothing to train: the run evaluates it);
+to switch kinds from the command line replace the whole section, --set 'agent={kind: rl2}'.
 Shipped protocols: protocols/harlow.yaml (the default run), protocols/harlow_simple.yaml (a five-minute smoke
 test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml (the same, trained by gradient:
 trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow),
 protocols/harlow_distance2.yaml (the objects two steps away), protocols/maze.yaml
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
+protocols/maze_maml.yaml (its MAML baseline),
 protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir_walk.yaml then
 protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair

@@ -18,6 +18,7 @@ CASES = [("harlow", dict()), ("harlow_simple", dict()),
 CASES += [(task, {"agent.kind": kind, **action}) for kind in sorted(AGENTS) if kind != "metods"
           for task in ("harlow", "harlow_simple") for action in ({}, {"agent.action": "sample"})
           if kind != "random" or action]
+CASES += [("harlow_simple", {"agent.kind": "maml", "agent.adapt_every": 4, "agent.action": "sample"})]  # 2 updates
 
 
 def agent_spec(task, **changes):

@@ -3,11 +3,12 @@ fuse (`metods_sim.agents.base` states the contract)."""
 from .base import Agent
 from .feedforward import Feedforward
 from .layout import Layout
+from .maml import MAML
 from .metods import KernelArrays, MetODS
 from .random import Random
 from .rl2 import RL2
 
-AGENTS = {cls.kind: cls for cls in (MetODS, RL2, Feedforward, Random)}
+AGENTS = {cls.kind: cls for cls in (MetODS, RL2, Feedforward, MAML, Random)}
 
 
 def make_agent(section: dict, task):
@@ -17,4 +18,4 @@ def make_agent(section: dict, task):
                                       **fields)
 
 
-__all__ = ["AGENTS", "Agent", "Feedforward", "KernelArrays", "Layout", "MetODS", "RL2", "Random", "make_agent"]
+__all__ = ["AGENTS", "Agent", "Feedforward", "KernelArrays", "Layout", "MAML", "MetODS", "RL2", "Random", "make_agent"]

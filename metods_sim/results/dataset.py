@@ -16,11 +16,11 @@
                                    action (sample, time[, actuator]), reward, value, observation (sample,
                                    time, obs) for the first
                                    `recording.episodes` test episodes; sample_length = steps each took.
-                                   W only for MetODS; activation is h for rl2 and feedforward, absent
-                                   for random
+                                   W only for MetODS; activation is h for rl2 and feedforward (maml:
+                                   its last hidden layer), absent for random
     param                          best_params, center_params; coordinates param_block (f, g, alpha, kappa, beta,
-                                   proj, W0 for MetODS; gru, g for rl2) and param_name (f.weight, ...);
-                                   empty for the random agent
+                                   proj, W0 for MetODS; gru, g for rl2; f1, f2, g for maml) and param_name
+                                   (f.weight, ...); empty for the random agent
     attrs                          protocol (YAML), seed, versions (YAML), git_revision, numba_threading_layer,
                                    task_optimum, status, stopped_by, created, command, resumed
 netCDF attributes hold no dicts, None or bools: configuration is stored as YAML text.
