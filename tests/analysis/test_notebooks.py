@@ -98,9 +98,12 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     gradient = summary(load("maze_gradient"))
     assert abs(gradient["return_mean"] - short["return_mean"]) < 3 and 30 < gradient["first_reward_mean"] < 40
     assert gradient["env_steps"] * 25 < short["env_steps"]
-    assert short["return_mean"] > 2 * rl2["return_mean"] and rl2["generations"] > 1.8 * short["generations"]
-    for name in ("maze_30min", "maze_rl2"):
-        assert summary(load(f"{name}_10x10"))["return_mean"] < summary(load(name))["return_mean"]
+    assert summary(load("maze_30min_10x10"))["return_mean"] < short["return_mean"]
+    # RL², same trainer and budget, beats MetODS on the paper's sizing and comes back to the target faster
+    assert rl2["return_mean"] > 85 and rl2["return_mean"] > metods["return_mean"] + 20
+    assert summary(load("maze_rl2_10x10"))["return_mean"] > summary(load("maze_10x10"))["return_mean"]
+    back = find_intervals(load("maze_rl2"), among=3)["mean"].values
+    assert back[1:].max() < 0.7 * back[0] and rl2["generations"] > 1.8 * metods["generations"]
     on_their_mazes = summary(load("maze_random_10x10"))   # today's size 10 is the earlier sizing's 8
     assert (ablation_table(load("maze_ablation"))["return_mean"] < 2 * on_their_mazes["return_mean"]).all()
 
