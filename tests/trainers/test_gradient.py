@@ -133,11 +133,12 @@ def test_a2c_learns_the_one_shot_task(seed):
     assert result.best_validation > before + 0.6, (before, result.curve["center_return"])
 
 
-def test_training_resumed_from_a_checkpoint_equals_training_left_alone():
+@pytest.mark.parametrize("observation_norm", ["none", "running"])
+def test_training_resumed_from_a_checkpoint_equals_training_left_alone(observation_norm):
     from test_es import assert_same_training
 
     changes = dict(algorithm="ppo", ppo_epochs=2, updates=6, checkpoint_every=2, eval_every=2,
-                   agent={"dtype": "float32"})
+                   agent={"dtype": "float32"}, observation_norm=observation_norm)
     trainer, agent = build(**changes)
     saved = {}
     alone = trainer.train(agent.initial(rng_for(0, "init")),
@@ -147,6 +148,9 @@ def test_training_resumed_from_a_checkpoint_equals_training_left_alone():
         torch.manual_seed(12345)   # whatever drew from torch's RNG in between
         resumed = build(**changes)[0].train(state=saved[done])   # a fresh trainer, as `resume` builds one
         assert_same_training(resumed, alone)
+    assert (alone.observations is None) == (observation_norm == "none")
+    if alone.observations is not None:   # every observation the 6 updates of 8 episodes played
+        assert alone.observations.count == 6 * 8 * build()[0].task.max_steps
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
