@@ -13,6 +13,11 @@ the same alone or in a population, on any number of threads.
 Policies. Discrete: a = argmax of the logits out[:A], or a sample from their softmax with the episode's uniform
 (`Episodes.noise[e, t]`); the action vector is a's one-hot. Continuous: action = clip(mean + exp(log_std) · ε,
 -1, 1), mean = out[:A], ε the episode's standard normals (E, T, A); greedy: clip(mean, -1, 1).
+
+Observations. The agent is fed o_t, or with a normalisation (`normalise.Normalisation`: mean, std, clip; empty
+arrays for none) clip((o_t − mean)/std, −clip, clip), in float64 and then cast as `Normalisation.apply` does; the
+raw o_t is recorded, and summed with its square per member × episode into obs_sum, obs_sumsq (outputs allocated
+before the call: the time loop allocates nothing).
 """
 from __future__ import annotations
 

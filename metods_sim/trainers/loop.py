@@ -23,20 +23,22 @@ TIME_LIMIT = number(0.0, "Minutes of training at most (0: no limit); the run the
                     min=0)
 INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
                      "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
-                     "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
-                     "[ours]. Not read for an agent without parameters (random).", "str")
+                     "and task must give genomes of the same size; a run trained with observation_norm running hands on its "
+                     "observation statistics too (and needs running here). Empty: the agent's initial genome "
+                     "(agent.init_*) [ours]. Not read for an agent without parameters (random).", "str")
 
 OBSERVATION_NORM = choice(
-    "none", f"Observation normalisation. none: the agent is fed the task's observation o_t as it is. running: in "
-            f"its input x = [o_t, a_(t-1), r_(t-1)] o_t (never the action or reward) is replaced by clip((o_t - mu) / "
-            f"sigma, -{CLIP:g}, {CLIP:g}), mu and sigma^2 = var + {EPSILON:g} the running mean and variance, per "
-            f"entry, of every observation the training rollouts fed so far (float64, merged after each generation "
-            f"or update; before the first, mu 0 and sigma 1), the standard lever of ES on locomotion [Salimans et "
-            f"al. 2017; ARS]: o's entries differ in scale by orders of magnitude on the bodies. A generation (update) "
-            f"uses the statistics frozen before it, every member alike; validation, the final evaluation and "
-            f"`evaluate` use the ones stored beside each genome (checkpoint; dataset best_obs_mean/std, "
+    "none", f"Observation normalisation. none: the agent is fed the task's observation o_t as it is. running: in its "
+            f"input x = [o_t, a_{{t−1}}, r_{{t−1}}], o_t (never the action or reward) is replaced by clip((o_t − μ)/σ, "
+            f"−{CLIP:g}, {CLIP:g}), μ and σ² = var + {EPSILON:g} the running mean and variance, per entry, of every "
+            f"observation the training rollouts fed so far (float64; before the first generation μ = 0, σ = 1): the "
+            f"standard lever of ES on locomotion [Salimans et al. 2017; ARS], where o's entries differ in scale by "
+            f"orders of magnitude. A generation (update) uses the statistics frozen before it, every member alike, "
+            f"and its observations are merged in after it. Validation, the final evaluation and `evaluate` use the "
+            f"statistics frozen with the genome they score (checkpoint; dataset best_obs_mean/std, "
             f"center_obs_mean/std) and never update them [ours: the variance floor {EPSILON:g} and the clip at "
-            f"{CLIP:g} of Salimans et al.'s code; every observation counted, not a sample].", ("none", "running"))
+            f"{CLIP:g} of Salimans et al.'s code; every observation counted, not a sample of them].",
+    ("none", "running"))
 
 # Stopping when solved, a field pair every trainer has.
 TARGET = {
