@@ -57,6 +57,47 @@ def test_the_impairment_table_freezes_each_actuator_in_turn(cheetah_run):
            "actuators), got [6]" in out.stderr
 
 
+def test_a_normalised_cheetah_run_stores_its_statistics_evaluates_with_them_and_resumes_to_the_same_dataset(
+        tmp_path, monkeypatch):
+    """trainer.observation_norm running, ES: the statistics beside each genome; `evaluate` on the run's own test
+    episodes gives its held-out evaluation exactly (and without the statistics, not); a run resumed from its
+    checkpoint of generation 1 writes the same dataset."""
+    import copy
+    import sys
+
+    import metods_sim.experiments.evaluate as evaluating
+    from metods_sim.experiments import resume
+    from metods_sim.seeding import rng_for
+    from test_run import assert_same_dataset
+
+    spec = load(ROOT / "protocols" / "cheetah_dir.yaml", TINY + ["trainer.generations=3", "trainer.checkpoint_every=1",
+                                                                 "trainer.observation_norm=running"])
+    running, kept = sys.modules["metods_sim.experiments.run"], {}
+    write = running.write_checkpoint
+
+    def keep(out, **about):   # every checkpoint the run writes, the last one overwriting the file
+        kept[about["generations"]] = copy.deepcopy(about)
+        return write(out, **about)
+
+    monkeypatch.setattr(running, "write_checkpoint", keep)
+    ds = load_results(run(spec, out_dir=tmp_path / "alone", progress=False))
+    monkeypatch.setattr(running, "write_checkpoint", write)
+    for which in ("best", "center"):
+        assert ds[f"{which}_obs_mean"].dims == ("obs",) and ds.sizes["obs"] == 17
+        assert ds[f"{which}_obs_mean"].attrs["count"] > 0 and (ds[f"{which}_obs_std"] > 0).all()
+    assert ds.center_obs_mean.attrs["count"] == 3 * 4 * 2 * 25   # 3 generations, 4 members x 2 episodes x 25 steps
+    # the run's own test episodes, through evaluate
+    monkeypatch.setattr(evaluating, "rng_for", lambda seed, name: rng_for(seed, "test"))
+    again = evaluate(tmp_path / "alone", episodes=3)
+    np.testing.assert_array_equal(again.eval_return, ds.eval_return)
+    monkeypatch.setattr(evaluating, "stored_normalisation", lambda ds, which: None)
+    assert not np.allclose(evaluate(tmp_path / "alone", episodes=3).eval_return, ds.eval_return)
+    # resumed from generation 1
+    (tmp_path / "resumed").mkdir()
+    write(tmp_path / "resumed", **kept[1])
+    assert_same_dataset(load_results(resume(tmp_path / "resumed", progress=False)), ds)
+
+
 def test_a_broken_mujoco_is_one_line_and_exit_status_2(tmp_path):
     broken = tmp_path / "site" / "mujoco"
     broken.mkdir(parents=True)

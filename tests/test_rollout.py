@@ -1,10 +1,11 @@
-"""The fused rollout equals the batched-NumPy reference rollout built on the agents' reference steps."""
+"""The fused rollout equals the batched-NumPy reference rollout built on the agents' reference steps, the
+observations normalised or not, and sums the raw observations it fed."""
 import numpy as np
 import pytest
 
 from metods_sim.agents import AGENTS, make_agent
 from metods_sim.protocol import defaults
-from metods_sim.rollout import draw_episodes, rollout, rollout_reference
+from metods_sim.rollout import Normalisation, draw_episodes, rollout, rollout_reference
 from metods_sim.tasks import make_task
 
 from conftest import spec_for
@@ -30,8 +31,13 @@ def agent_spec(task, **changes):
     return spec
 
 
-@pytest.mark.parametrize("kind,changes", CASES)
-def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng):
+def a_normalisation(rng, O):
+    """Statistics that move every entry and clip some (a Harlow entry of -1 with mean 0.5 and σ 0.1 becomes -15)."""
+    return Normalisation(rng.uniform(-0.5, 0.5, O), rng.uniform(0.1, 1.0, O))
+
+
+def fused_and_reference(kind, changes, rng, norm=None):
+    """3 genomes near the agent's start, 4 episodes, by the kernel and by the reference; asserts they agree."""
     spec = agent_spec(kind, **{"agent.dtype": "float64", **changes})
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
@@ -39,20 +45,73 @@ def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng)
     # drift apart over an episode for reasons that are not bugs
     genomes = agent.initial(rng) + rng.normal(0, 0.1, (3, agent.layout.size))
     episodes = draw_episodes(task, agent, rng, 4)
-    fused = rollout(agent, task, genomes, episodes, record=4)
-    ref = rollout_reference(agent, task, genomes, episodes, record=4)
+    norm = norm and norm(rng, task.obs_size)
+    fused = rollout(agent, task, genomes, episodes, record=4, norm=norm)
+    ref = rollout_reference(agent, task, genomes, episodes, record=4, norm=norm)
     np.testing.assert_allclose(fused.returns, ref.returns, atol=1e-10, rtol=0)
     np.testing.assert_array_equal(fused.metrics, ref.metrics)
     np.testing.assert_array_equal(fused.steps, ref.steps)
     np.testing.assert_array_equal(fused.diverged, ref.diverged)
     for name, shape in zip(("W", "v"), agent.record_shapes):
         assert (getattr(fused, name) is None) == (getattr(ref, name) is None) == (shape is None)
-    for name in ("W", "v", "value", "obs"):    # member 0, every episode, every step
+    for name in ("W", "v", "value", "obs", "obs_sum", "obs_sumsq"):    # member 0, every episode, every step
         if getattr(fused, name) is not None:
             np.testing.assert_allclose(getattr(fused, name), getattr(ref, name), atol=1e-10, rtol=1e-10)
     for name in ("action", "reward"):
         np.testing.assert_array_equal(getattr(fused, name), getattr(ref, name))
     assert fused.metrics.any() or kind == "harlow"
+    return task, agent, genomes, episodes, fused
+
+
+@pytest.mark.parametrize("kind,changes", CASES)
+def test_fused_rollout_equals_the_numpy_reference_in_float64(kind, changes, rng):
+    fused_and_reference(kind, changes, rng)
+
+
+@pytest.mark.parametrize("kind,changes", [("harlow", {}), ("harlow_simple", {"agent.write": "mlp"}),
+                                          ("harlow_simple", {"agent.kind": "rl2", "agent.action": "sample"})])
+def test_with_normalised_observations_the_fused_rollout_equals_the_numpy_reference(kind, changes, rng):
+    task, agent, genomes, episodes, fused = fused_and_reference(kind, changes, rng, norm=a_normalisation)
+    plain = rollout(agent, task, genomes, episodes, record=4)
+    assert not np.allclose(fused.value, plain.value)            # the agent was fed something else
+    np.testing.assert_array_equal(fused.obs[:, 0], plain.obs[:, 0])   # the recording holds the raw o_0
+
+
+def test_with_observation_norm_none_the_kernel_feeds_o_as_it_is(rng):
+    """The identity transform (μ 0, σ 1, no clip) feeds the same numbers as no transform: bit for bit."""
+    spec = spec_for("harlow_simple", **{"agent.W0": "sampled"})
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    genomes = agent.initial(rng) + rng.normal(0, 0.3, (4, agent.layout.size))
+    episodes = draw_episodes(task, agent, rng, 6)
+    plain = rollout(agent, task, genomes, episodes, record=6)
+    identity = Normalisation(np.zeros(task.obs_size), np.ones(task.obs_size), np.inf)
+    same = rollout(agent, task, genomes, episodes, record=6, norm=identity)
+    for name in ("returns", "metrics", "steps", "W", "v", "value", "action", "obs_sum", "obs_sumsq"):
+        np.testing.assert_array_equal(getattr(same, name), getattr(plain, name), err_msg=name)
+    np.testing.assert_array_equal(same.obs, plain.obs.astype(np.float64))
+
+
+@pytest.mark.parametrize("kind,changes", [("harlow", {}),
+                                          ("cheetah_dir", {"task.horizon": 20, "agent.neurons": 6})])
+def test_the_rollout_sums_the_raw_observations_it_fed(kind, changes, rng):
+    """Per member × episode, over the steps taken (Harlow's episodes end at different steps): NumPy's sums of the
+    observations the same rollout recorded, for member 0, and for member 1 run alone."""
+    spec = spec_for(kind, **{"agent.dtype": "float64", **changes})
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    genomes = agent.initial(rng) + rng.normal(0, 0.3, (2, agent.layout.size))
+    episodes = draw_episodes(task, agent, rng, 5)
+    norm = a_normalisation(rng, task.obs_size)
+    together = rollout(agent, task, genomes, episodes, record=5, norm=norm)
+    alone = rollout(agent, task, genomes[1], episodes, record=5, norm=norm)
+    for member, out in ((0, together), (1, alone)):
+        live = np.arange(task.max_steps)[None, :] < out.steps[0][:, None]          # (episode, time)
+        obs = np.where(live[..., None], out.obs, 0.0)
+        np.testing.assert_allclose(together.obs_sum[member], obs.sum(1), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(together.obs_sumsq[member], (obs ** 2).sum(1), rtol=1e-12, atol=1e-12)
+    assert kind != "harlow" or len(set(together.steps.ravel())) > 1
+    assert np.abs(together.obs_sum).min() > 0 or kind == "harlow"
 
 
 @pytest.mark.parametrize("kind", ["metods", "rl2", "feedforward"])

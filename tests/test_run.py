@@ -209,6 +209,24 @@ def test_a_run_can_start_from_another_runs_best_genome(tmp_path):
     assert f"init_from: {tmp_path / 'source'}" in tuned.attrs["protocol"]
 
 
+def test_a_curriculum_carries_the_observation_statistics_over_and_refuses_to_drop_them(tmp_path):
+    code, _ = in_process(small("trainer.generations=2", "trainer.observation_norm=running", "trainer.eval_every=1")
+                         + ["--out", str(tmp_path / "source")])
+    source = metods_sim.load(tmp_path / "source")
+    assert code == 0 and source.best_obs_mean.attrs["count"] > 0
+    later = small("trainer.generations=1", f"trainer.init_from={tmp_path / 'source'}")
+    code, err = in_process(later + ["--out", str(tmp_path / "raw")])
+    assert code == 2 and err == (f"error: trainer.observation_norm: expected running with trainer.init_from "
+                                 f"{tmp_path / 'source'} (its genome reads observations normalised by running "
+                                 f"statistics), got none")
+    assert not (tmp_path / "raw").exists()
+    code, _ = in_process(later + ["--set", "trainer.observation_norm=running", "--out", str(tmp_path / "tuned")])
+    tuned = metods_sim.load(tmp_path / "tuned")
+    # the source's statistics, then every observation of the one generation (one per environment step)
+    assert code == 0 and tuned.center_obs_mean.attrs["count"] == source.best_obs_mean.attrs["count"] + \
+        int(tuned.env_steps[-1])
+
+
 def test_a_baseline_without_parameters_runs_a_curriculums_protocol(tmp_path):
     # the random agent has no genome to start from: a later stage's protocol runs it as it stands
     code, err = in_process(small(f"trainer.init_from={ROOT / 'data' / 'maze.nc'}", "agent={kind: random}")

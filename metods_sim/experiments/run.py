@@ -14,7 +14,7 @@ from ..errors import UserError
 from ..protocol import ProtocolError, dump, validate
 from ..results import atomic_write, open_results, run_dataset, write, write_checkpoint
 from ..results.checkpoint import NAME as CHECKPOINT
-from ..rollout import draw_episodes, rollout
+from ..rollout import ObservationStats, draw_episodes, rollout
 from ..seeding import rng_for
 from ..tasks import make_task
 from . import provenance as record
@@ -45,10 +45,12 @@ def run(spec: dict, *, out_dir=None, progress=True, command="", force=False) -> 
     out = Path(out_dir or spec["output"]["dir"] or default_dir(spec["name"]))
     task, agent, trainer = build(spec)
     initial = initial_genome(spec, agent)
+    observations = initial_observations(spec, agent)
     prepare(out, spec, task, agent, existing="replace" if force else "refuse")
     atomic_write(out / "protocol.yaml", lambda tmp: Path(tmp).write_text(dump(spec)))
     about = dict(spec=spec, command=command, resumed=[], git_revision=record.git_revision())  # the code that starts
-    return _train_and_write(out, about, task, agent, trainer, initial=initial, progress=progress)
+    return _train_and_write(out, about, task, agent, trainer, initial=initial,
+                            observations=observations, progress=progress)
 
 
 def initial_genome(spec: dict, agent) -> np.ndarray:
@@ -69,6 +71,24 @@ def initial_genome(spec: dict, agent) -> np.ndarray:
     return genome.astype(np.float64)
 
 
+def initial_observations(spec: dict, agent) -> ObservationStats | None:
+    """The observation statistics training starts from: those stored beside the best genome of the run
+    trainer.init_from names, where it has them (its genome reads observations normalised by them), else None (none
+    seen). A source trained with normalisation is refused for a protocol without."""
+    source = spec["trainer"]["init_from"]
+    if not source or agent.layout.size == 0:
+        return None
+    ds = open_results(source)   # initial_genome opened it first: a bad source has been refused already
+    if "best_obs_mean" not in ds:
+        return None
+    if spec["trainer"]["observation_norm"] != "running":
+        raise UserError(f"trainer.observation_norm: expected running with trainer.init_from {source} (its genome "
+                        f"reads observations normalised by running statistics), got "
+                        f"{spec['trainer']['observation_norm']}")
+    return ObservationStats.of(ds["best_obs_mean"].attrs["count"], ds["best_obs_mean"].values,
+                               ds["best_obs_std"].values)
+
+
 def resume(run_dir, *, progress=True, command="") -> Path:
     """Continue the run in run_dir from its checkpoint; the dataset it writes equals, value for value, the one
     the run would have written had it never stopped (wall-clock attributes and coordinates aside)."""
@@ -84,22 +104,26 @@ def resume(run_dir, *, progress=True, command="") -> Path:
     return _train_and_write(out, about, task, agent, trainer, state=state, progress=progress)
 
 
-def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=None, progress=True) -> Path:
+def _train_and_write(out, about, task, agent, trainer, *, initial=None, observations=None, state=None,
+                     progress=True) -> Path:
     spec = about["spec"]
     from ..trainers.cluster import NodeLost   # loaded with the trainer
 
     checkpoints = _Checkpoints(out, about)
     with _progress_bar(spec, progress) as show:
         try:
-            result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints)
+            result = trainer.train(initial, on_generation=show, state=state, checkpoint=checkpoints,
+                                   observations=observations)
         except NodeLost as error:   # the trainer checkpointed the generation it could not finish
             saved = (f"python -m metods_sim resume {out} continues from {unit(spec)} {checkpoints.last}"
                      if checkpoints.last is not None else "no checkpoint was written: run it again")
             raise OutputError(f"{error}; {saved} (docs/cluster.md)") from None
-    final = result.best if spec["evaluation"]["agent"] == "best" else result.center
+    which = spec["evaluation"]["agent"]
+    final = result.best if which == "best" else result.center
     try:
         test = draw_episodes(task, agent, rng_for(spec["seed"], "test"), spec["evaluation"]["episodes"])
-        evaluation = rollout(agent, task, final, test, record=spec["recording"]["episodes"])
+        evaluation = rollout(agent, task, final, test, record=spec["recording"]["episodes"],
+                             norm=result.normalisation(which))
         status = {"interrupted": "interrupted", "diverged": "diverged"}.get(result.stopped_by, "finished")
     except KeyboardInterrupt:
         evaluation, status = None, "interrupted"
@@ -108,7 +132,7 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
         best_validation=result.best_validation, resumed="\n".join(about["resumed"]))
     ds = run_dataset(curve=result.curve, evaluation=evaluation, task=task, layout=agent.layout,
                      best=result.best, center=result.center, attrs=attrs,
-                     rows=None if evaluation is None else test.data)
+                     rows=None if evaluation is None else test.data, observations=_observations(result))
     try:
         return write(ds, out / "results.nc")
     except (OSError, RuntimeError) as error:  # netCDF reports a full disk as RuntimeError('NetCDF: HDF error')
@@ -116,6 +140,14 @@ def _train_and_write(out, about, task, agent, trainer, *, initial=None, state=No
                  f"the checkpoint of {unit(spec)} {checkpoints.last} is in {out / CHECKPOINT}: make room, then run "
                  f"python -m metods_sim resume {out}")
         raise OutputError(f"{out / 'results.nc'}: cannot write the results ({why(error)}); {saved}") from None
+
+
+def _observations(result) -> dict | None:
+    """{best, center: (count, mean, std)}, the normalisation frozen beside each genome, for the dataset."""
+    if result.observations is None:
+        return None
+    return {which: (stats.count,) + tuple(stats.normalisation()[:2])
+            for which, stats in (("best", result.best_observations), ("center", result.observations))}
 
 
 class _Checkpoints:

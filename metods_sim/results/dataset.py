@@ -21,6 +21,10 @@
     param                          best_params, center_params; coordinates param_block (f, g, alpha, kappa, beta,
                                    proj, W0 for MetODS; gru, g for rl2; f1, f2, g for maml) and param_name
                                    (f.weight, ...); empty for the random agent
+    obs                            with trainer.observation_norm running: best_obs_mean, best_obs_std,
+                                   center_obs_mean, center_obs_std, the observation normalisation frozen beside
+                                   each genome (what its validation used and `evaluate` applies); attribute
+                                   count: the observations they were gathered from
     attrs                          protocol (YAML), seed, versions (YAML), git_revision, numba_threading_layer,
                                    task_optimum, status, stopped_by, created, command, resumed
 netCDF attributes hold no dicts, None or bools: configuration is stored as YAML text.
@@ -35,10 +39,12 @@ import xarray as xr
 from .atomic import atomic_write
 
 
-def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: dict, rows=None) -> xr.Dataset:
+def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: dict, rows=None,
+                observations=None) -> xr.Dataset:
     """curve: {name: (G,)} with env_steps and wall_time among them; evaluation: Rollouts of one agent on the test
     episodes, with its recorded sample when it has one, or None (a run interrupted before it); rows: the test
-    episodes' task rows (E, D); best/center: (size,) genomes."""
+    episodes' task rows (E, D); best/center: (size,) genomes; observations: {"best": (count, mean, std), "center":
+    ...} the observation normalisation beside each genome, or None (observation_norm none)."""
     G = len(curve["fitness_mean"])
     ds = xr.Dataset(coords={"generation": np.arange(G),
                             "env_steps": ("generation", np.asarray(curve["env_steps"], dtype=np.int64)),
@@ -54,6 +60,9 @@ def run_dataset(*, curve: dict, evaluation, task, layout, best, center, attrs: d
                           param_name=("param", layout.names()))
     ds["best_params"] = ("param", np.asarray(best, dtype=np.float64))
     ds["center_params"] = ("param", np.asarray(center, dtype=np.float64))
+    for which, (count, mean, std) in (observations or {}).items():
+        ds[f"{which}_obs_mean"] = ("obs", np.asarray(mean, dtype=np.float64), {"count": float(count)})
+        ds[f"{which}_obs_std"] = ("obs", np.asarray(std, dtype=np.float64), {"count": float(count)})
     ds.attrs.update(attrs)
     return ds
 

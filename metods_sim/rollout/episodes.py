@@ -1,6 +1,6 @@
 """What every rollout engine shares: the episodes drawn up front, the result, the recording buffers, and the
 network's input x_t = [o_t, a_{t−1}, r_{t−1}] (a_{t−1} one-hot on a discrete task, the action vector on a
-continuous one; zeros at t = 0)."""
+continuous one; zeros at t = 0; o_t normalised when the rollout is given a `normalise.Normalisation`)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -29,7 +29,10 @@ class Rollouts(NamedTuple):
     operation of the rule turns a non-finite weight finite again, so the episode's end is the one place to look).
     With record > 0, for member 0 and the first `record` episodes, over (episode, time): W (…, post, pre) and
     v (…, neuron) as the agent records them (`agent.record_shapes`; MetODS: W_t and v_S, rl2: v = h; None for what
-    an agent does not record), action, reward, value, obs; steps after an episode's end are left at zero."""
+    an agent does not record), action, reward, value, obs (the task's o_t, before any normalisation); steps after
+    an episode's end are left at zero. obs_sum, obs_sumsq: (P, E, obs_size) float64, the sums of the raw o_t fed to
+    the agent over each episode's steps and of their squares (their count is steps), from which a trainer keeps
+    its running observation statistics (`normalise.ObservationStats`)."""
 
     returns: np.ndarray
     metrics: np.ndarray
@@ -41,6 +44,8 @@ class Rollouts(NamedTuple):
     value: np.ndarray | None = None
     obs: np.ndarray | None = None
     diverged: np.ndarray | None = None
+    obs_sum: np.ndarray | None = None
+    obs_sumsq: np.ndarray | None = None
 
 
 def draw_episodes(task, agent, rng: np.random.Generator, episodes: int) -> Episodes:
@@ -58,19 +63,20 @@ def members(params) -> int:
     return np.atleast_2d(np.asarray(params)).shape[0]
 
 
-def recording(agent, task, R, dtype):
+def recording(agent, task, R, dtype, norm=None):
     """The recording buffers, zeros: W, v (empty per step where the agent records none), action, reward, value,
-    obs, over (episode, time)."""
+    obs, over (episode, time). obs holds the raw o_t, in the agent's float type, or in float64 with norm (the
+    twin's replay then normalises exactly the numbers the engine normalised)."""
     W_shape, v_shape = agent.record_shapes
     action = ((task.n_actions,), np.float64) if task.continuous else ((), np.int64)
     return tuple(np.zeros((R, task.max_steps) + shape, kind) for shape, kind in [
         (W_shape or (0, 0), dtype), (v_shape or (0,), dtype), action, ((), np.float64), ((), dtype),
-        ((task.obs_size,), dtype)])
+        ((task.obs_size,), dtype if norm is None else np.float64)])
 
 
-def result(agent, returns, metrics, steps, diverged, rec) -> Rollouts:
+def result(agent, returns, metrics, steps, diverged, rec, obs_sum, obs_sumsq) -> Rollouts:
     """The Rollouts of an engine's outputs, with the recording where one was asked for."""
-    out = Rollouts(returns, metrics, steps, diverged=diverged)
+    out = Rollouts(returns, metrics, steps, diverged=diverged, obs_sum=obs_sum, obs_sumsq=obs_sumsq)
     if rec[2].shape[0] == 0:
         return out
     kept = [None if shape is None else buffer for shape, buffer in zip(agent.record_shapes, rec[:2])]
@@ -119,18 +125,22 @@ class Lockstep:
         self.rewards, self.done = np.zeros(B), np.zeros(B, bool)
         self.total, self.steps = np.zeros(B), np.zeros(B, np.int64)
         self.previous = np.zeros((B, A + 1))     # a_{t−1} one-hot, r_{t−1}
+        self.obs_sum, self.obs_sumsq = np.zeros((B, task.obs_size)), np.zeros((B, task.obs_size))
         self._reset_all, self._step_all = batched(type(task))
         self._reset_all(self.cfg, data, self.states, self.obs)
 
-    def inputs(self) -> np.ndarray:
-        """x_t (B, d_in) float64: the observation, the previous action one-hot and the previous reward."""
-        return np.concatenate([self.obs, self.previous], axis=1)
+    def inputs(self, norm=None) -> np.ndarray:
+        """x_t (B, d_in) float64: the observation (normalised by norm when given), the previous action one-hot and
+        the previous reward."""
+        return np.concatenate([self.obs if norm is None else norm.apply(self.obs), self.previous], axis=1)
 
     def step(self, actions: np.ndarray, t: int) -> np.ndarray:
         """Every live episode takes its action (B,) int; episodes already done get reward 0. Returns the rows that
         were live."""
         live = ~self.done
         A = self.task.n_actions
+        self.obs_sum[live] += self.obs[live]          # the o_t the live rows were fed
+        self.obs_sumsq[live] += self.obs[live] ** 2
         onehot = np.eye(A)[actions]
         self._step_all(self.cfg, self.data, self.states, actions, onehot, self.metrics, self.rewards, self.done,
                        self.obs, t)

@@ -13,6 +13,11 @@ the same alone or in a population, on any number of threads.
 Policies. Discrete: a = argmax of the logits out[:A], or a sample from their softmax with the episode's uniform
 (`Episodes.noise[e, t]`); the action vector is a's one-hot. Continuous: action = clip(mean + exp(log_std) · ε,
 -1, 1), mean = out[:A], ε the episode's standard normals (E, T, A); greedy: clip(mean, -1, 1).
+
+Observations. The agent is fed o_t, or with a normalisation (`normalise.Normalisation`: mean, std, clip; empty
+arrays for none) clip((o_t − mean)/std, −clip, clip), in float64 and then cast as `Normalisation.apply` does; the
+raw o_t is recorded, and summed with its square per member × episode into obs_sum, obs_sumsq (outputs allocated
+before the call: the time loop allocates nothing).
 """
 from __future__ import annotations
 
@@ -31,14 +36,19 @@ from ..plasticity.kernel import LANES
 from .episodes import members, recording, result
 
 
-def rollout_fused(agent, task, params, episodes, *, record: int = 0):
-    """Run genomes params (P, size) (or (size,)) on every episode, in the kernel. Returns Rollouts."""
+def rollout_fused(agent, task, params, episodes, *, record: int = 0, norm=None):
+    """Run genomes params (P, size) (or (size,)) on every episode, in the kernel, the observations normalised by
+    norm (`normalise.Normalisation`) when given. Returns Rollouts."""
     arrays = agent.kernel_arrays(params)
     dtype = np.dtype(agent.dtype)
-    P, E = members(params), episodes.data.shape[0]
+    P, E, O = members(params), episodes.data.shape[0], task.obs_size
     returns, metrics = np.zeros((P, E)), np.zeros((P, E, task.n_metrics))
     steps, diverged = np.zeros((P, E), dtype=np.int64), np.zeros((P, E), dtype=np.bool_)
-    rec = recording(agent, task, min(record, E), dtype)
+    obs_sum, obs_sumsq = np.zeros((P, E, O)), np.zeros((P, E, O))
+    # no norm: empty arrays, which the kernel reads as "feed o as it is" (bit for bit what it always fed)
+    mean, std, clip = (np.zeros(0), np.zeros(0), 0.0) if norm is None else (
+        np.ascontiguousarray(norm.mean, np.float64), np.ascontiguousarray(norm.std, np.float64), float(norm.clip))
+    rec = recording(agent, task, min(record, E), dtype, norm)
     functions, threads = task.engine_handles()
     # few agents (a Meta-World population: 16) spread over the threads in part-filled blocks: a body's physics,
     # not the 64-lane network step, is then the cost
@@ -50,8 +60,9 @@ def rollout_fused(agent, task, params, episodes, *, record: int = 0):
         tuple(arrays), P, per_block, agent.action != "sample", task.config(), np.ascontiguousarray(episodes.data),
         np.ascontiguousarray(episodes.noise), np.ascontiguousarray(episodes.agent_noise, dtype=dtype),
         agent.log_std(params), functions, threads, task.max_steps, np.zeros((0, task.state_size), task.state_dtype),
-        task.obs_size, task.n_actions, returns, metrics, steps, diverged, *rec)
-    return result(agent, returns, metrics, steps, diverged, rec)
+        task.obs_size, task.n_actions, mean, std, clip, returns, metrics, steps, diverged, obs_sum, obs_sumsq,
+        *rec)
+    return result(agent, returns, metrics, steps, diverged, rec, obs_sum, obs_sumsq)
 
 
 def _make_kernel(fingerprint):
@@ -59,8 +70,10 @@ def _make_kernel(fingerprint):
     agent_prepare, agent_act, agent_finite, agent_record bound by `kernel_for`."""
 
     def kernel(arrays, P, per_block, greedy, cfg, data, noise, agent_noise, log_std, functions, threads, T, state0,
-               obs_size, A, returns, metrics, n_steps, diverged, rec_W, rec_v, rec_a, rec_r, rec_value, rec_obs):
+               obs_size, A, norm_mean, norm_std, clip, returns, metrics, n_steps, diverged, obs_sum, obs_sumsq, rec_W,
+               rec_v, rec_a, rec_r, rec_value, rec_obs):
         E = data.shape[0]
+        normalise = norm_mean.shape[0] > 0
         R = rec_a.shape[0]
         dt = rec_value.dtype              # the agent's float type
         if T < 0:
@@ -85,8 +98,16 @@ def _make_kernel(fingerprint):
             while t < T and not done.all():
                 for lane in range(LANES):
                     if not done[lane]:
-                        for j in range(obs_size):
-                            x[j, lane] = obs[lane, j]
+                        p, e = member[lane], episode[lane]
+                        for j in range(obs_size):   # the raw o summed; the agent sees it normalised
+                            o = obs[lane, j]
+                            obs_sum[p, e, j] += o
+                            obs_sumsq[p, e, j] += o * o
+                            if p == 0 and e < R:
+                                rec_obs[e, t, j] = o
+                            if normalise:
+                                o = min(max((o - norm_mean[j]) / norm_std[j], -clip), clip)
+                            x[j, lane] = o
                 agent_act(state, x, out)
                 for lane in range(LANES):
                     if done[lane]:
@@ -105,8 +126,6 @@ def _make_kernel(fingerprint):
                         policy_record(rec_a, e, t, a, action)
                         rec_r[e, t] = r
                         rec_value[e, t] = out[A, lane]
-                        for j in range(obs_size):
-                            rec_obs[e, t, j] = x[j, lane]
                     for i in range(A):
                         x[obs_size + i, lane] = action[i]
                     x[obs_size + A, lane] = r

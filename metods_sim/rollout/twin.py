@@ -11,6 +11,9 @@ rollout (`rollout.rollout`: a body's in the fused kernel). `collect` then plays
 the episodes with that rollout, recording every step, rebuilds the network's inputs x_t = [o_t, a_{t−1}, r_{t−1}]
 from the recording, and replays the twin over them (`replay`): the same numbers, with the twin's graph. Its policy
 is the kernels' Gaussian, clip(mean + exp(log_std) · ε, -1, 1) with ε = `episodes.noise[e, t]` (E, T, A).
+
+With norm (`normalise.Normalisation`) the observation part of x_t is normalised as the kernels do it: on a
+discrete task when x_t is built, on a continuous one once, over the raw observations the rollout recorded.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ class Trajectory(NamedTuple):
     clipped); reward (T, B); live (T, B) bool, the step was taken; logits (T, B, A), out[:A] of the network (the
     logits, or the Gaussian's mean); value (T, B); v (T, B, N) and W (T, B, N, N) after each step, only with
     keep=True. Tensors on the agent's device. returns (B,), metrics (B, M), steps (B,): numpy, as the task
-    reports them."""
+    reports them; obs_sum, obs_sumsq (B, obs_size): numpy, the sums of the raw observations fed and of their
+    squares (`Rollouts`)."""
 
     x: torch.Tensor
     action: torch.Tensor
@@ -43,6 +47,8 @@ class Trajectory(NamedTuple):
     returns: np.ndarray
     metrics: np.ndarray
     steps: np.ndarray
+    obs_sum: np.ndarray
+    obs_sumsq: np.ndarray
 
 
 def initial_W(arrays, episodes, P, device):
@@ -68,16 +74,17 @@ def advance(agent, arrays, W, x, live):
     return logits, value, v, torch.where(live[:, None, None], W_next, W)
 
 
-def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=False) -> Trajectory:
+def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=False, norm=None) -> Trajectory:
     """Run params (P, size) tensor on every episode, stepping the task in batches (a continuous task: by its own
     rollout, then `replay`; keep=True is for discrete tasks only, the fused rollout records a continuous task's
-    W and v). Differentiable when params require grad and grad mode is on: the network's outputs, not the
-    inputs it was given (the actions are samples, as in any policy gradient)."""
+    W and v), the observations normalised by norm when given. Differentiable when params require grad and grad
+    mode is on: the network's outputs, not the inputs it was given (the actions are samples, as in any policy
+    gradient)."""
     if task.continuous:
         if keep:
             raise ValueError("collect(keep=True) keeps the twin's v and W on discrete tasks only; "
                              "rollout(..., record=E) records them on a continuous task")
-        return _collect_recorded(agent, task, params, episodes, greedy=greedy, device=device)
+        return _collect_recorded(agent, task, params, episodes, greedy=greedy, device=device, norm=norm)
     params = params.reshape(-1, agent.layout.size)
     P, E, dtype = params.shape[0], episodes.data.shape[0], params.dtype
     members = torch_arrays(agent, params)
@@ -86,7 +93,7 @@ def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=F
     noise = np.tile(episodes.noise, (P, 1))
     out = {k: [] for k in ("x", "action", "reward", "live", "logits", "value", "v", "W")}
     for t in range(task.max_steps):
-        x = torch.as_tensor(episode.inputs(), dtype=dtype, device=device)
+        x = torch.as_tensor(episode.inputs(norm), dtype=dtype, device=device)
         live_t = torch.as_tensor(~episode.done, device=device)
         logits, value, v, W = advance(agent, arrays, W, x, live_t)
         action = choose_all(logits.detach().cpu().numpy(), noise[:, t], greedy)
@@ -100,10 +107,10 @@ def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=F
             break
     stacked = {k: torch.stack(v) if v else None for k, v in out.items()}
     return Trajectory(**stacked, returns=episode.total, metrics=episode.metrics,
-                      steps=stacked["live"].sum(0).cpu().numpy())
+                      steps=stacked["live"].sum(0).cpu().numpy(), obs_sum=episode.obs_sum, obs_sumsq=episode.obs_sumsq)
 
 
-def _collect_recorded(agent, task, params, episodes, *, greedy, device) -> Trajectory:
+def _collect_recorded(agent, task, params, episodes, *, greedy, device, norm) -> Trajectory:
     """`collect` on a continuous task: each member plays every episode in the task's rollout (`rollout.rollout`,
     the agent sampling or greedy as asked), recording them all; the twin is replayed over the recorded inputs,
     so its means and values are the ones the rollout acted on (float64: to rounding)."""
@@ -112,12 +119,14 @@ def _collect_recorded(agent, task, params, episodes, *, greedy, device) -> Traje
     E, A, O = episodes.data.shape[0], task.n_actions, task.obs_size
     from . import rollout
 
-    runs = [rollout(acting, task, genome, episodes, record=E) for genome in genomes]
+    runs = [rollout(acting, task, genome, episodes, record=E, norm=norm) for genome in genomes]
     T = max(int(run.steps.max()) for run in runs)   # every episode ended by then
     steps = np.concatenate([run.steps[0] for run in runs])
-    # x_t = [o_t, a_{t−1}, r_{t−1}] (zeros at t = 0), as the kernels build it, over (T, B, d_in)
+    # x_t = [o_t, a_{t−1}, r_{t−1}] (zeros at t = 0), as the kernels build it, over (T, B, d_in); the recording
+    # holds the raw o_t, normalised here once as the kernel normalised what it fed
     x = np.zeros((T, steps.size, O + A + 1))
-    x[:, :, :O] = np.concatenate([run.obs[:, :T] for run in runs]).swapaxes(0, 1)
+    obs = np.concatenate([run.obs[:, :T] for run in runs]).swapaxes(0, 1)
+    x[:, :, :O] = obs if norm is None else norm.apply(obs)
     x[1:, :, O:O + A] = np.concatenate([run.action[:, :T - 1] for run in runs]).swapaxes(0, 1)
     x[1:, :, O + A] = np.concatenate([run.reward[:, :T - 1] for run in runs]).T
     reward = np.concatenate([run.reward[:, :T] for run in runs]).T
@@ -131,7 +140,9 @@ def _collect_recorded(agent, task, params, episodes, *, greedy, device) -> Traje
     action = mean.detach() if greedy else mean.detach() + sigma * noise
     return Trajectory(x=x, action=action, reward=reward, live=live, logits=mean, value=value, v=None, W=None,
                       returns=np.concatenate([run.returns[0] for run in runs]),
-                      metrics=np.concatenate([run.metrics[0] for run in runs]), steps=steps)
+                      metrics=np.concatenate([run.metrics[0] for run in runs]), steps=steps,
+                      obs_sum=np.concatenate([run.obs_sum[0] for run in runs]),
+                      obs_sumsq=np.concatenate([run.obs_sumsq[0] for run in runs]))
 
 
 def replay(agent, params, episodes, x, live, *, start=0, stop=None, W=None):

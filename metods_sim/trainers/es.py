@@ -7,7 +7,9 @@ evaluated on the held-out validation episodes every `eval_every` generations, a 
 to the caller's hook, its whole state handed to the caller's checkpoint hook every `checkpoint_every` generations
 and when it stops (Ctrl-C and SIGTERM end the loop at a generation boundary), and `train(state=...)` continuing
 from such a state exactly as if it had never stopped. A member whose fast weights diverge gets the worst fitness,
--inf; a generation whose whole population diverged stops the run.
+-inf; a generation whose whole population diverged stops the run. With trainer.observation_norm running, every member
+of a generation is fed the observations normalised by the statistics frozen before it (`problem.norm`), and the
+observations its rollouts saw are merged into them after it (`TrainResult.observations`, in the checkpoint).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import torch
 from ..seeding import rng_for
 from ..fields import ProtocolError, choice, integer, number
 from . import cluster
-from .loop import INIT_FROM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
+from .loop import INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 
 
 class ESTrainer(Trainer):
@@ -48,6 +50,7 @@ class ESTrainer(Trainer):
         "num_actors": integer(0, "Ray actors evaluating the population (EvoTorch's mechanism); 0: this process.",
                               min=0),
         "init_from": INIT_FROM,
+        "observation_norm": OBSERVATION_NORM,
     } | TARGET
 
     @classmethod
@@ -77,26 +80,27 @@ class ESTrainer(Trainer):
         covariance = size if trainer["algorithm"] == "xnes" else 0
         return size * (trainer["popsize"] + 16 + covariance)
 
-    def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None) -> TrainResult:
+    def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None, observations=None) -> TrainResult:
         from . import search   # EvoTorch, and with it Ray: loaded when a run trains, not with the protocol
 
-        """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
+        """Meta-train from the genome `initial` (and, with observation_norm running, the statistics
+        `observations`: none seen when None), or continue from `state`, a state this trainer handed to
         `checkpoint`: checkpoint(state, generations done) is called every trainer.checkpoint_every generations
         and once more when training stops, unless a second Ctrl-C stopped it halfway through a generation."""
         if self.agent.layout.size == 0:
-            return self._nothing_to_train(initial)
+            return self._nothing_to_train(initial, observations)
         t = self.trainer
         problem = self._problem()
         if state is None:
             torch.manual_seed(int(rng_for(self.seed, "search").integers(2**31)))
             searcher = search.make_searcher(t, problem, initial)
-            center = np.asarray(initial, dtype=np.float64)
-            result = TrainResult(center=center, best=center)
+            result = self.start(initial, observations)
         else:
             searcher, result = _thaw(state, problem)
 
         def generation(g):
             problem.generation = g
+            problem.norm, problem.seen = result.normalisation(), []
             before = _freeze(searcher, problem, result) if self.actors >= 2 else None
             try:
                 searcher.step()
@@ -107,6 +111,9 @@ class ESTrainer(Trainer):
                     checkpoint(before, g)
                 raise cluster.NodeLost(f"a Ray node was lost during {self.ITERATIONS[:-1]} {g} "
                                        f"({cluster.first_line(error)})") from None
+            if result.observations is not None and problem.seen:   # this generation's observations, for the next
+                result.observations = result.observations.merged(*(np.concatenate(part) for part in
+                                                                   zip(*problem.seen)))
             center = searcher.status["center"].detach().cpu().numpy().astype(np.float64)
             evals = searcher.population.evals[:, 0].detach().cpu().numpy()
             status = fitness_status(evals) | dict(env_steps=problem.env_steps)
@@ -140,13 +147,14 @@ class ESTrainer(Trainer):
                 time.sleep(5)   # for Ray to count the node out
                 self.actors = cluster.connect(t["num_actors"])
 
-    def _nothing_to_train(self, initial) -> TrainResult:
+    def _nothing_to_train(self, initial, observations) -> TrainResult:
         """An agent without parameters (random) has no search space (and EvoTorch cannot search a 0-length
         vector): no generation runs, and no checkpoint is written; its genome is scored on the validation
         episodes, so that best_validation means what it means for a trained agent."""
-        genome = np.zeros(0) if initial is None else np.asarray(initial, dtype=np.float64)
-        return TrainResult(center=genome, best=genome, best_validation=self.validate(genome),
-                           stopped_by="no_parameters")
+        result = self.start(np.zeros(0) if initial is None else initial, observations)
+        result.best_validation = self.validate(result.center, result.observations)
+        result.stopped_by = "no_parameters"
+        return result
 
 
 # The searcher is pickled whole (its distribution, its optimizer's state such as ClipUp's velocity, CMA-ES's

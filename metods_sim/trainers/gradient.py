@@ -14,7 +14,9 @@ block), its log-probability taken of the sample before the clip to [-1, 1] (`pol
 evaluated on the validation episodes by the same fused Numba rollout as an ES centre, and the curve has the ES
 trainer's keys: the dataset is the same. The updates run in the loop every trainer shares (`loop.train_loop`),
 with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit; an update whose loss or gradient is not
-finite is not applied and stops the run (stopped_by: diverged), keeping the last finite parameters.
+finite is not applied and stops the run (stopped_by: diverged), keeping the last finite parameters. With
+trainer.observation_norm running, an update's episodes are played (and replayed) with the observations normalised
+by the statistics frozen before it, and the observations they fed are merged into them after it.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from ..rollout import draw_episodes
 from ..rollout.twin import collect, replay
 from ..seeding import rng_for
 from ..fields import Field, ProtocolError, choice, integer, number
-from .loop import INIT_FROM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
+from .loop import INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 
 
 def gae(reward, value, live, gamma: float, lam: float):
@@ -92,6 +94,7 @@ class GradientTrainer(Trainer):
                                          "then.", min=0),
         "device": choice("cpu", "Device of the PyTorch twin (the task always steps on the CPU).", ("cpu", "cuda")),
         "init_from": INIT_FROM,
+        "observation_norm": OBSERVATION_NORM,
     } | TARGET
 
     @classmethod
@@ -122,22 +125,24 @@ class GradientTrainer(Trainer):
         """About how many floats a checkpoint holds: the parameters, Adam's two moments, and slack."""
         return 4 * size + 1024
 
-    def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None) -> TrainResult:
-        """Meta-train from the genome `initial`, or continue from `state`, a state this trainer handed to
+    def train(self, initial=None, on_generation=None, *, state=None, checkpoint=None, observations=None) -> TrainResult:
+        """Meta-train from the genome `initial` (and, with observation_norm running, the statistics
+        `observations`: none seen when None), or continue from `state`, a state this trainer handed to
         `checkpoint`: checkpoint(state, updates done) is called every trainer.checkpoint_every updates and once
         more when training stops (the ES trainer's contract, `loop.train_loop`)."""
         t = self.trainer
         if state is None:
             params, optimizer = self._start(torch.tensor(initial, dtype=self.dtype, device=self.device))
-            center = np.asarray(initial, dtype=np.float64)
-            result = TrainResult(center=center, best=center)
+            result = self.start(initial, observations)
         else:
             params, optimizer, result = self._thaw(state)
 
         def one_update(i):
             # update i's episodes come from their own stream: i is all the NumPy random state there is to keep
             episodes = draw_episodes(self.task, self.agent, rng_for(self.seed, "train", i), t["episodes"])
-            run, finite = self.update(params, optimizer, episodes)
+            run, finite = self.update(params, optimizer, episodes, result.normalisation())
+            if result.observations is not None:   # this update's observations, for the next
+                result.observations = result.observations.merged(run.steps, run.obs_sum, run.obs_sumsq)
             status = fitness_status(run.returns) | dict(diverged=int(not finite),
                                                         env_steps=result.env_steps + int(run.steps.sum()))
             # a diverged update leaves the last finite parameters as the centre: what the dataset keeps
@@ -159,13 +164,15 @@ class GradientTrainer(Trainer):
             torch.cuda.set_rng_state_all(rng["cuda"])
         return params, optimizer, result
 
-    def update(self, params, optimizer, episodes):
-        """One batch: collect, advantages, one (a2c) or ppo_epochs (ppo) optimizer steps. Returns the
+    def update(self, params, optimizer, episodes, norm=None):
+        """One batch, its observations normalised by norm when given (`rollout.Normalisation`): collect,
+        advantages, one (a2c) or ppo_epochs (ppo) optimizer steps; the replays read the batch's inputs as
+        collected (normalised once). Returns the
         Trajectory of the batch and whether every step was finite: a non-finite loss or gradient stops the
         update before its optimizer step, so params and Adam's moments keep their last finite values."""
         t = self.trainer
         with torch.no_grad():
-            run = collect(self.agent, self.task, params, episodes, greedy=False, device=self.device)
+            run = collect(self.agent, self.task, params, episodes, greedy=False, device=self.device, norm=norm)
             advantages, targets = gae(run.reward, run.value, run.live, t["gamma"], t["gae_lambda"])
             if t["normalize_advantages"]:
                 live = advantages[run.live]

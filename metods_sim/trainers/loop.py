@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..fields import Field, integer, number
-from ..rollout import draw_episodes, rollout
+from ..fields import Field, choice, integer, number
+from ..rollout import ObservationStats, draw_episodes, rollout
+from ..rollout.normalise import CLIP, EPSILON
 from ..seeding import rng_for
 from .stopping import StopRequests
 
@@ -22,8 +23,22 @@ TIME_LIMIT = number(0.0, "Minutes of training at most (0: no limit); the run the
                     min=0)
 INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
                      "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
-                     "and task must give genomes of the same size. Empty: the agent's initial genome (agent.init_*) "
-                     "[ours]. Not read for an agent without parameters (random).", "str")
+                     "and task must give genomes of the same size; a run trained with observation_norm running hands on its "
+                     "observation statistics too (and needs running here). Empty: the agent's initial genome "
+                     "(agent.init_*) [ours]. Not read for an agent without parameters (random).", "str")
+
+OBSERVATION_NORM = choice(
+    "none", f"Observation normalisation. none: the agent is fed the task's observation o_t as it is. running: in its "
+            f"input x = [o_t, a_{{t−1}}, r_{{t−1}}], o_t (never the action or reward) is replaced by clip((o_t − μ)/σ, "
+            f"−{CLIP:g}, {CLIP:g}), μ and σ² = var + {EPSILON:g} the running mean and variance, per entry, of every "
+            f"observation the training rollouts fed so far (float64; before the first generation μ = 0, σ = 1): the "
+            f"standard lever of ES on locomotion [Salimans et al. 2017; ARS], where o's entries differ in scale by "
+            f"orders of magnitude. A generation (update) uses the statistics frozen before it, every member alike, "
+            f"and its observations are merged in after it. Validation, the final evaluation and `evaluate` use the "
+            f"statistics frozen with the genome they score (checkpoint; dataset best_obs_mean/std, "
+            f"center_obs_mean/std) and never update them [ours: the variance floor {EPSILON:g} and the clip at "
+            f"{CLIP:g} of Salimans et al.'s code; every observation counted, not a sample of them].",
+    ("none", "running"))
 
 # Stopping when solved, a field pair every trainer has.
 TARGET = {
@@ -45,13 +60,23 @@ class TrainResult:
     gradient: 1 when the update did), environment steps and wall seconds so far. center: the search centre or
     the trained parameters; best: the centre snapshot with the best validation return. stopped_by: '' while
     training, then generations, time_limit, solved (the target was held), interrupted or diverged; no_parameters
-    when there was nothing to train (no iteration ran)."""
+    when there was nothing to train (no iteration ran). With trainer.observation_norm running, observations: the
+    running statistics of every observation seen so far (`rollout.ObservationStats`), those the next iteration,
+    the centre's validation and its final evaluation use; best_observations: those the best snapshot was
+    validated with. None without."""
 
     curve: dict = field(default_factory=lambda: {k: [] for k in CURVE})
     center: np.ndarray | None = None
     best: np.ndarray | None = None
     best_validation: float = -np.inf
     stopped_by: str = ""
+    observations: ObservationStats | None = None
+    best_observations: ObservationStats | None = None
+
+    def normalisation(self, which: str = "center"):
+        """The transform frozen for the centre or the best snapshot (`rollout.Normalisation`); None without."""
+        stats = self.observations if which == "center" else self.best_observations
+        return None if stats is None else stats.normalisation()
 
     @property
     def generations(self) -> int:
@@ -87,14 +112,28 @@ class Trainer:
         self.trainer, self.task, self.agent, self.seed = trainer, task, agent, seed
         self.validation = draw_episodes(task, agent, rng_for(seed, "validation"), trainer["eval_episodes"])
 
-    def validate(self, genome) -> float:
-        """Mean validation return by the fused kernel (-inf when W diverged)."""
-        return float(fitness(rollout(self.agent, self.task, genome, self.validation))[0])
+    def start(self, initial, observations=None) -> TrainResult:
+        """The result before the first iteration: centre and best at the genome `initial`; with
+        observation_norm running, the statistics `observations` (a curriculum's source run's), or none seen."""
+        genome = np.asarray(initial, dtype=np.float64)
+        if self.trainer["observation_norm"] == "running" and observations is None:
+            observations = ObservationStats.start(self.task.obs_size)
+        elif self.trainer["observation_norm"] != "running":
+            observations = None
+        return TrainResult(center=genome, best=genome, observations=observations, best_observations=observations)
+
+    def validate(self, genome, observations: ObservationStats | None = None) -> float:
+        """Mean validation return by the fused kernel (-inf when W diverged), the observations normalised by the
+        statistics `observations` when given."""
+        norm = None if observations is None else observations.normalisation()
+        return float(fitness(rollout(self.agent, self.task, genome, self.validation, norm=norm))[0])
 
     def loop(self, step, result: TrainResult, freeze, on_generation=None, checkpoint=None) -> TrainResult:
-        """`train_loop` over this trainer's iterations, validated on its validation set."""
+        """`train_loop` over this trainer's iterations, validated on its validation set with the statistics
+        frozen so far."""
         return train_loop(step, result, settings=self.trainer, iterations=self.trainer[self.ITERATIONS],
-                          unit=self.ITERATIONS[:-1], validate=self.validate, freeze=freeze,
+                          unit=self.ITERATIONS[:-1], freeze=freeze,
+                          validate=lambda genome: self.validate(genome, result.observations),
                           optimum=self.task.optimum, on_generation=on_generation, checkpoint=checkpoint)
 
 
@@ -166,6 +205,7 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
             validation = validate(result.center)
             if validation > result.best_validation:
                 result.best, result.best_validation = result.center, validation
+                result.best_observations = result.observations
         status = status | dict(center_return=validation, wall_time=time.perf_counter() - start)
         for key in CURVE:
             result.curve[key].append(status[key])

@@ -17,13 +17,16 @@ from .loop import fitness
 
 
 class EpisodeProblem(Problem):
-    """Fitness of a genome = its mean return over the generation's shared episodes."""
+    """Fitness of a genome = its mean return over the generation's shared episodes, the observations normalised
+    by `norm` when set (`rollout.Normalisation`, the generation's, set by the trainer); seen: [(steps, obs_sum,
+    obs_sumsq)] of each batch evaluated since, per member × episode, for the trainer's running statistics."""
 
     def __init__(self, task, agent, *, episodes, seed, device="cpu", num_actors=0):
         self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
         self.generation = 0
         self.env_steps = 0
         self.threads = 0   # Numba threads of an actor (cluster.threads_per_actor); 0: as they are
+        self.norm, self.seen = None, []
         # store_solution_stats off: EvoTorch's best-so-far bookkeeping fails on a population that is all -inf
         # (all diverged), and the best genome of a run is chosen on the validation episodes anyway
         super().__init__("max", solution_length=agent.layout.size, initial_bounds=(-1.0, 1.0),
@@ -35,23 +38,28 @@ class EpisodeProblem(Problem):
             numba.set_num_threads(self.threads)   # per calling thread, so at every call
         genomes = batch.values.detach().cpu().numpy().astype(np.float64)  # values are read-only: copy
         shared = draw_episodes(self.task, self.agent, rng_for(self.run_seed, "train", self.generation), self.episodes)
-        result = rollout(self.agent, self.task, genomes, shared)
+        result = rollout(self.agent, self.task, genomes, shared, norm=self.norm)
         self.env_steps += int(result.steps.sum())
+        if self.norm is not None:
+            self.seen.append((result.steps, result.obs_sum, result.obs_sumsq))
         batch.set_evals(torch.as_tensor(fitness(result), dtype=torch.float32, device=batch.device))
 
-    # Ray actors hold copies of the problem: send them the generation, collect their step counts.
+    # Ray actors hold copies of the problem: send them the generation and its normalisation, collect their step
+    # counts and the observations they saw.
     def _make_sync_data_for_actors(self):
-        return self.generation
+        return self.generation, self.norm
 
-    def _use_sync_data_from_main(self, generation):
-        self.generation = generation
-        self.env_steps = 0
+    def _use_sync_data_from_main(self, received):
+        self.generation, self.norm = received
+        self.env_steps, self.seen = 0, []
 
     def _make_sync_data_for_main(self):
-        return self.env_steps
+        return self.env_steps, self.seen
 
     def _use_sync_data_from_actors(self, received):
-        self.env_steps += int(sum(received))
+        for steps, seen in received:
+            self.env_steps += int(steps)
+            self.seen += seen
 
     # called on the actors by ESTrainer.train
     def ray_node(self):

@@ -6,7 +6,7 @@ import torch
 from metods_sim.agents import make_agent
 from metods_sim.agents.torch_twin import recursive_update as torch_update
 from metods_sim.plasticity import recursive_update
-from metods_sim.rollout import draw_episodes, rollout
+from metods_sim.rollout import Normalisation, draw_episodes, rollout
 from metods_sim.rollout.twin import collect, replay
 from metods_sim.tasks import make_task
 
@@ -29,14 +29,30 @@ def genomes_for(agent, rng, P, scale=0.1):
 @pytest.mark.parametrize("S", [1, 2, 4])
 @pytest.mark.parametrize("action", ["greedy", "sample"])
 def test_twin_equals_the_fused_numba_rollout_in_float64(write, S, action, rng):
-    task, agent = setup(**{"agent.write": write, "agent.steps": S, "agent.action": action, "agent.neurons": 12})
+    twin_equals_the_kernel(rng, **{"agent.write": write, "agent.steps": S, "agent.action": action})
+
+
+@pytest.mark.parametrize("action", ["greedy", "sample"])
+def test_with_normalised_observations_the_twin_equals_the_fused_rollout(action, rng):
+    twin = twin_equals_the_kernel(rng, norm=True, **{"agent.action": action})
+    assert np.abs(twin.x[..., :twin.obs_sum.shape[1]].numpy()).max() == 5.0   # the clip was exercised
+
+
+def twin_equals_the_kernel(rng, norm=False, **changes):
+    """3 genomes × 4 episodes of Harlow (N = 12) by the kernel and the twin (observations normalised with norm):
+    the same returns, metrics, steps, observation sums, and member 0's W, v, value, action and reward."""
+    task, agent = setup(**{"agent.neurons": 12, **changes})
     genomes = genomes_for(agent, rng, 3)
     episodes = draw_episodes(task, agent, rng, 4)
-    fused = rollout(agent, task, genomes, episodes, record=4)
-    twin = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=action == "greedy", keep=True)
+    norm = Normalisation(rng.uniform(-0.5, 0.5, task.obs_size), rng.uniform(0.1, 1.0, task.obs_size)) if norm else None
+    fused = rollout(agent, task, genomes, episodes, record=4, norm=norm)
+    twin = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=agent.action == "greedy", keep=True,
+                   norm=norm)
     np.testing.assert_allclose(twin.returns.reshape(3, 4), fused.returns, atol=1e-8, rtol=0)
     np.testing.assert_array_equal(twin.metrics.reshape(3, 4, -1), fused.metrics)
     np.testing.assert_array_equal(twin.steps.reshape(3, 4), fused.steps)
+    np.testing.assert_array_equal(twin.obs_sum.reshape(fused.obs_sum.shape), fused.obs_sum)
+    np.testing.assert_array_equal(twin.obs_sumsq.reshape(fused.obs_sumsq.shape), fused.obs_sumsq)
     live = twin.live[:, :4].T.numpy()                      # member 0's rows, (episode, time)
     T = live.shape[1]
     assert live.sum() == fused.steps[0].sum()
@@ -46,6 +62,7 @@ def test_twin_equals_the_fused_numba_rollout_in_float64(write, S, action, rng):
         theirs = getattr(fused, name)[:, :T]
         np.testing.assert_allclose(ours[live], theirs[live], atol=1e-8, rtol=0, err_msg=name)
     assert np.abs(fused.W[:, :T][live]).max() > 1e-3      # W really was written
+    return twin
 
 
 def twin_W_is_the_kernels(task, agent, rng):

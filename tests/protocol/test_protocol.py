@@ -80,6 +80,10 @@ BAD = [
     ("trainer: {center_lr: .nan}\n", r"p.yaml: trainer.center_lr: expected a number > 0, got nan"),
     ("trainer: {num_actors: 2, device: cuda}\n", r"p.yaml: trainer.device: expected cpu when"),
     ("trainer: 3\n", r"p.yaml: trainer: expected a mapping of fields, got 3"),
+    ("trainer: {observation_norm: runing}\n", r"p.yaml: trainer.observation_norm: expected one of none, running, "
+                                              r"got 'runing' \(did you mean running\?\)"),
+    ("trainer: {kind: gradient, observation_norm: true}\n", r"p.yaml: trainer.observation_norm: expected one of "
+                                                            r"none, running, got True"),
     ("seed: -1\n", r"p.yaml: seed: expected an integer >= 0, got -1"),
     ("task: {kind: maze, view: 4}\n", r"p.yaml: task.view: expected an odd number"),
     ("task: {kind: cheetah_dir}\ntrainer: {kind: gradient}\nagent: {kind: rl2}\n",

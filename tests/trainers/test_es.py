@@ -143,6 +143,13 @@ def assert_same_training(a, b):
     np.testing.assert_array_equal(a.center, b.center)
     np.testing.assert_array_equal(a.best, b.best)
     assert (a.best_validation, a.stopped_by) == (b.best_validation, b.stopped_by)
+    for name in ("observations", "best_observations"):   # observation_norm running's statistics, or None
+        ours, theirs = getattr(a, name), getattr(b, name)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert ours.count == theirs.count
+            np.testing.assert_array_equal(ours.mean, theirs.mean)
+            np.testing.assert_array_equal(ours.M2, theirs.M2)
 
 
 @pytest.mark.parametrize("algorithm", ["pgpe", "snes", "xnes", "cmaes", "cem"])
@@ -158,6 +165,35 @@ def test_training_resumed_from_a_checkpoint_equals_training_left_alone(algorithm
         torch.manual_seed(12345)   # whatever drew from torch's RNG in between
         resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[done])
         assert_same_training(resumed, alone)
+
+
+def test_with_observation_norm_running_a_generation_uses_the_statistics_of_the_ones_before_and_resumes_exactly():
+    spec, task, agent = build(**{"trainer.generations": 4, "trainer.checkpoint_every": 2,
+                                 "trainer.observation_norm": "running"})
+    initial = agent.initial(rng_for(0, "init"))
+    saved, norms = {}, []
+    trainer = ESTrainer(spec["trainer"], task, agent, seed=0)
+    evaluate = EpisodeProblem._evaluate_batch
+
+    def spy(problem, batch):
+        norms.append(problem.norm)
+        evaluate(problem, batch)
+
+    EpisodeProblem._evaluate_batch = spy
+    try:
+        alone = trainer.train(initial, checkpoint=lambda state, done: saved.setdefault(done, state))
+    finally:
+        EpisodeProblem._evaluate_batch = evaluate
+    # generation 0 had seen nothing (μ 0, σ 1); then all 16 members × 4 episodes × 12 steps of each generation
+    np.testing.assert_array_equal(norms[0].mean, 0.0)
+    np.testing.assert_array_equal(norms[0].std, 1.0)
+    assert alone.observations.count == 4 * 16 * 4 * task.max_steps
+    assert all(not np.array_equal(a.mean, b.mean) for a, b in zip(norms, norms[1:]))
+    resumed = ESTrainer(spec["trainer"], task, agent, seed=0).train(state=saved[2])
+    assert_same_training(resumed, alone)
+    # the centre was validated with the statistics it leaves for the next generation: those in the result
+    assert trainer.validate(alone.center, alone.observations) == alone.curve["center_return"][-1]
+    assert trainer.validate(alone.center) != alone.curve["center_return"][-1]
 
 
 def test_a_resumed_time_limited_run_gets_what_was_left_of_its_time():

@@ -133,11 +133,12 @@ def test_a2c_learns_the_one_shot_task(seed):
     assert result.best_validation > before + 0.6, (before, result.curve["center_return"])
 
 
-def test_training_resumed_from_a_checkpoint_equals_training_left_alone():
+@pytest.mark.parametrize("observation_norm", ["none", "running"])
+def test_training_resumed_from_a_checkpoint_equals_training_left_alone(observation_norm):
     from test_es import assert_same_training
 
     changes = dict(algorithm="ppo", ppo_epochs=2, updates=6, checkpoint_every=2, eval_every=2,
-                   agent={"dtype": "float32"})
+                   agent={"dtype": "float32"}, observation_norm=observation_norm)
     trainer, agent = build(**changes)
     saved = {}
     alone = trainer.train(agent.initial(rng_for(0, "init")),
@@ -147,6 +148,9 @@ def test_training_resumed_from_a_checkpoint_equals_training_left_alone():
         torch.manual_seed(12345)   # whatever drew from torch's RNG in between
         resumed = build(**changes)[0].train(state=saved[done])   # a fresh trainer, as `resume` builds one
         assert_same_training(resumed, alone)
+    assert (alone.observations is None) == (observation_norm == "none")
+    if alone.observations is not None:   # every observation the 6 updates of 8 episodes played
+        assert alone.observations.count == 6 * 8 * build()[0].task.max_steps
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -199,13 +203,15 @@ def build_continuous(task="cheetah_dir", agent=None, **trainer):
     return GradientTrainer(spec["trainer"], task_, agent_, seed=0), agent_
 
 
-@pytest.mark.parametrize("kind,greedy", [("cheetah_dir", False), ("cheetah_dir", True), ("ant_dir", False)])
-def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, rng):
-    """float64: the replayed values and means are the ones the kernel acted on, for every member's rows."""
+@pytest.mark.parametrize("kind,greedy,normalised", [("cheetah_dir", False, False), ("cheetah_dir", True, False),
+                                                     ("ant_dir", False, False), ("cheetah_dir", False, True)])
+def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, normalised, rng):
+    """float64: the replayed values and means are the ones the kernel acted on, for every member's rows; with
+    normalised observations, the replay's inputs are the recorded raw observations normalised once."""
     import dataclasses
 
     from metods_sim.agents.torch_twin import log_std
-    from metods_sim.rollout import rollout
+    from metods_sim.rollout import Normalisation, rollout
     from metods_sim.rollout.twin import collect
     from metods_sim.trainers.gradient import policy_terms
 
@@ -214,11 +220,12 @@ def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, 
     genomes = agent.initial(rng) + rng.normal(0, 0.1, (P, agent.layout.size))
     genomes[:, agent.layout.names() == "log_std"] = rng.normal(-0.5, 0.3, (P, A))   # σ differs per member, action
     episodes = draw_episodes(task, agent, rng, E)
-    run = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=greedy)
+    norm = Normalisation(rng.normal(0, 0.3, O), rng.uniform(0.05, 2.0, O)) if normalised else None
+    run = collect(agent, task, torch.as_tensor(genomes), episodes, greedy=greedy, norm=norm)
     acting = dataclasses.replace(agent, action="greedy" if greedy else "sample")
     T = run.x.shape[0]
     for p in range(P):
-        fused = rollout(acting, task, genomes[p], episodes, record=E)
+        fused = rollout(acting, task, genomes[p], episodes, record=E, norm=norm)
         rows = slice(p * E, (p + 1) * E)
         live = run.live[:, rows].T.numpy()                       # (episode, time)
         np.testing.assert_array_equal(run.steps[rows], fused.steps[0])
@@ -231,7 +238,9 @@ def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, 
         np.testing.assert_allclose(applied[live], fused.action[:, :T][live], atol=1e-10, rtol=0)
         # what the agent was shown: the observation, then the previous step's applied action and reward
         x = run.x[:, rows].transpose(0, 1).numpy()
-        np.testing.assert_array_equal(x[:, :, :O][live], fused.obs[:, :T][live])
+        seen = fused.obs[:, :T] if norm is None else norm.apply(fused.obs[:, :T])
+        np.testing.assert_array_equal(x[:, :, :O][live], seen[live])
+        np.testing.assert_array_equal(run.obs_sum[rows], fused.obs_sum[0])
         np.testing.assert_array_equal(x[:, 0, O:], 0.0)
         np.testing.assert_array_equal(x[:, 1:, O:O + A][live[:, 1:]], fused.action[:, :T - 1][live[:, 1:]])
         np.testing.assert_array_equal(x[:, 1:, O + A][live[:, 1:]], fused.reward[:, :T - 1][live[:, 1:]])
