@@ -83,27 +83,21 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     from metods_sim.analysis import ablation_effects, ablation_table, find_intervals, summary
 
     load = lambda name: metods_sim.load(ROOT / "data" / f"{name}.nc")   # noqa: E731
-    metods, rl2, random, short = (summary(load(n)) for n in ("maze", "maze_rl2", "maze_random", "maze_30min"))
+    metods, s4, rl2, random = (summary(load(n)) for n in ("maze", "maze_s4", "maze_rl2", "maze_random"))
     assert metods["success"] == pytest.approx(1.0, abs=0.005) and 0.3 < random["success"] < 0.5
     assert 15 < metods["first_reward_mean"] < 22 and random["first_reward_mean"] > 65
-    assert 55 < metods["return_mean"] < 70
+    assert 70 < metods["return_mean"] < 86.5 and metods["return_mean"] > s4["return_mean"] + 10
     steps = load("maze")["eval_find_step"].values          # later rewards come faster than the first
     intervals = np.diff(np.concatenate([np.zeros((len(steps), 1)), steps], axis=1), axis=1)
     later = intervals[:, 1:][steps[:, 1:] > 0]
-    assert later.mean() < 0.8 * metods["first_reward_mean"]
-    same = find_intervals(load("maze"), among=3)["mean"].values       # over the same episodes: a smaller fall
-    assert same[1:].max() < same[0] and same.min() > 0.85 * same[0]
-    assert 25 < summary(load("maze_10x10"))["return_mean"] < metods["return_mean"]
-    # the earlier sizing's rows, among themselves
-    gradient = summary(load("maze_gradient"))
-    assert abs(gradient["return_mean"] - short["return_mean"]) < 3 and 30 < gradient["first_reward_mean"] < 40
-    assert gradient["env_steps"] * 25 < short["env_steps"]
-    assert summary(load("maze_30min_10x10"))["return_mean"] < short["return_mean"]
-    # RL², same trainer and budget, beats MetODS on the paper's sizing and comes back to the target faster
-    assert rl2["return_mean"] > 85 and rl2["return_mean"] > metods["return_mean"] + 20
-    assert summary(load("maze_rl2_10x10"))["return_mean"] > summary(load("maze_10x10"))["return_mean"]
+    assert later.mean() < 0.6 * metods["first_reward_mean"]
+    same = find_intervals(load("maze"), among=3)["mean"].values       # over the same episodes, too
+    assert same[1:].max() < 0.85 * same[0]
+    assert 30 < summary(load("maze_10x10"))["return_mean"] < 34.9 < summary(load("maze_rl2_10x10"))["return_mean"]
+    # RL², same trainer and budget, beats MetODS and comes back to the target faster still
+    assert rl2["return_mean"] > 86.5 and rl2["return_mean"] > metods["return_mean"] + 5
     back = find_intervals(load("maze_rl2"), among=3)["mean"].values
-    assert back[1:].max() < 0.7 * back[0] and rl2["generations"] > 1.8 * metods["generations"]
+    assert back[1:].max() < 0.7 * back[0]
     # the ablation, past the early plateau: none of the paper's effects; fewer passes do better
     effects = ablation_effects(load("maze_ablation"), {"α": ("linear S=4", "linear S=4, no alpha"),
                                                        "S=1": ("linear S=4", "linear S=1"),
