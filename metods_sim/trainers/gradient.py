@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from ..agents import torch_twin
+from ..agents.twins import TWINS
 from ..rollout import draw_episodes
-from ..rollout.twin import collect, replay
+from ..rollout.twin import collect, detach, replay
 from ..seeding import rng_for
 from ..fields import Field, ProtocolError, choice, integer, number
 from .loop import INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
@@ -99,11 +100,11 @@ class GradientTrainer(Trainer):
 
     @classmethod
     def check(cls, section, where, *, agent):
-        """The gradient trainer needs an agent with a PyTorch twin."""
-        if agent["kind"] != "metods":
+        """The gradient trainer needs an agent with a PyTorch twin (`agents.twins.TWINS`)."""
+        if agent["kind"] not in TWINS:
             raise ProtocolError(f"{where('trainer.kind')}: expected es with agent.kind {agent['kind']} (the "
-                                f"gradient trainer differentiates MetODS's PyTorch twin, and only MetODS has one), "
-                                f"got gradient")
+                                f"gradient trainer differentiates an agent's PyTorch twin, and {agent['kind']} has "
+                                f"none; {', '.join(TWINS)} have one), got gradient")
         return section
 
     ITERATIONS = "updates"   # the protocol field counting this trainer's iterations
@@ -189,19 +190,20 @@ class GradientTrainer(Trainer):
         return run, bool(torch.isfinite(params).all())
 
     def backward(self, params, episodes, run, advantages, targets, old_logp):
-        """Accumulate the gradient of the mean per-step loss, window by window of the W trajectory; returns
-        that loss (detached)."""
+        """Accumulate the gradient of the mean per-step loss, window by window of the agent's state trajectory
+        (MetODS's W, RL²'s h, MAML's adapted θ); returns that loss (detached)."""
         T = run.x.shape[0]
-        window, n, W, total = self.trainer["bptt"] or T, run.live.sum(), None, 0.0
+        window, n, state, total = self.trainer["bptt"] or T, run.live.sum(), None, 0.0
         for begin in range(0, T, window):
             end = min(begin + window, T)
-            logits, values, W = replay(self.agent, params, episodes, run.x, run.live, start=begin, stop=end, W=W)
+            logits, values, state = replay(self.agent, params, episodes, run.x, run.live, start=begin, stop=end,
+                                           W=state)
             part = slice(begin, end)
             loss = self.loss(logits, values, run.action[part], run.live[part], advantages[part], targets[part],
                              old_logp[part], torch_twin.log_std(self.agent, params))
             (loss / n).backward()
             total = total + loss.detach() / n
-            W = W.detach()
+            state = detach(state)
         return total
 
     def loss(self, logits, values, action, live, advantages, targets, old_logp, log_std=None):
