@@ -240,21 +240,24 @@ CONTINUOUS = {"cheetah_dir": {"horizon": 20},
               "ant_dir": {"horizon": 60, "contact_obs": False}}
 
 
-def build_continuous(task="cheetah_dir", agent=None, **trainer):
-    spec = defaults(task=task, trainer="gradient")
+def build_continuous(task="cheetah_dir", agent=None, agent_kind="metods", **trainer):
+    spec = defaults(task=task, agent=agent_kind, trainer="gradient")
     spec["task"].update(CONTINUOUS[task])
-    spec["agent"].update({"neurons": 6, "steps": 2, "dtype": "float64", **(agent or {})})
+    small = {"neurons": 6, "steps": 2} if agent_kind == "metods" else AGENTS[agent_kind]
+    spec["agent"].update({**small, "dtype": "float64", **(agent or {})})
     spec["trainer"].update({"episodes": 4, "eval_every": 1, "eval_episodes": 4, "updates": 3, **trainer})
     task_ = make_task(spec["task"])
     agent_ = make_agent(spec["agent"], task_)
     return GradientTrainer(spec["trainer"], task_, agent_, seed=0), agent_
 
 
-@pytest.mark.parametrize("kind,greedy,normalised", [("cheetah_dir", False, False), ("cheetah_dir", True, False),
-                                                     ("ant_dir", False, False), ("cheetah_dir", False, True)])
-def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, normalised, rng):
+@pytest.mark.parametrize("kind,greedy,normalised,agent_kind", [
+    ("cheetah_dir", False, False, "metods"), ("cheetah_dir", True, False, "metods"), ("ant_dir", False, False, "metods"),
+    ("cheetah_dir", False, True, "metods"), ("cheetah_dir", False, False, "maml")])
+def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, normalised, agent_kind, rng):
     """float64: the replayed values and means are the ones the kernel acted on, for every member's rows; with
-    normalised observations, the replay's inputs are the recorded raw observations normalised once."""
+    normalised observations, the replay's inputs are the recorded raw observations normalised once. MAML's twin
+    adapts on the recorded clipped actions, as the kernel did."""
     import dataclasses
 
     from metods_sim.agents.torch_twin import log_std
@@ -262,7 +265,7 @@ def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, 
     from metods_sim.rollout.twin import collect
     from metods_sim.trainers.gradient import policy_terms
 
-    trainer, agent = build_continuous(kind)
+    trainer, agent = build_continuous(kind, agent_kind=agent_kind)
     task, P, E, A, O = trainer.task, 2, 3, trainer.task.n_actions, trainer.task.obs_size
     genomes = agent.initial(rng) + rng.normal(0, 0.1, (P, agent.layout.size))
     genomes[:, agent.layout.names() == "log_std"] = rng.normal(-0.5, 0.3, (P, A))   # σ differs per member, action
