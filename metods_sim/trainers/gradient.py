@@ -1,22 +1,25 @@
-"""Meta-training by gradient, as the paper trained MetODS: on-policy actor-critic through the whole episode.
+"""Meta-training by gradient, as the paper trained MetODS: on-policy actor-critic through the whole episode, of
+any agent with a PyTorch twin (`agents.twins`: MetODS, MAML, RL², feedforward), through one path.
 
-One update: `episodes` fresh training episodes are played with actions sampled from the policy (no graph kept),
-and GAE turns their rewards and values into advantages. On a discrete task the PyTorch twin plays them, the task's
-Numba functions stepping each episode; on a continuous task (a MuJoCo body, Meta-World) the task's own rollout
-plays them (its physics cannot be stepped from torch) and records every step, and the twin is replayed over the
-recorded inputs for the means and values the rollout acted on (`rollout.twin.collect` does either). The network
-is then replayed over the recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0):
-each window's loss is backpropagated before the next one runs and W is detached between them, so memory holds
-one window of the W trajectory. The policy is the softmax of the logits on a discrete task, and on a continuous
-task the kernels' Gaussian: mean out[:A], the genome's learned log_std (which gets its gradient like every other
-block), its log-probability taken of the sample before the clip to [-1, 1] (`policy_terms`). Adam takes one step
-(a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the gradient norm. The parameters are
-evaluated on the validation episodes by the same fused Numba rollout as an ES centre, and the curve has the ES
-trainer's keys: the dataset is the same. The updates run in the loop every trainer shares (`loop.train_loop`),
-with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit; an update whose loss or gradient is not
-finite is not applied and stops the run (stopped_by: diverged), keeping the last finite parameters. With
-trainer.observation_norm running, an update's episodes are played (and replayed) with the observations normalised
-by the statistics frozen before it, and the observations they fed are merged into them after it.
+One update: `episodes` fresh training episodes are played with actions sampled from the policy (no graph kept), and
+GAE turns their rewards and values into advantages. On a discrete task the agent's twin plays them, the task's Numba
+functions stepping each episode; on a continuous task (a MuJoCo body, Meta-World) the task's own rollout plays them
+(its physics cannot be stepped from torch) and records every step, and the twin is replayed over the recorded inputs
+for the means and values the rollout acted on (`rollout.twin.collect` does either). The network is then replayed
+over the recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0): each window's loss
+is backpropagated before the next one runs and the agent's state (MetODS's W, RL²'s h, MAML's adapted θ) is detached
+between them, so memory holds one window of its trajectory. A MAML agent's loss reaches the genome through its
+within-episode adaptation steps (second order, by autograd). The policy is the softmax of the logits on a discrete
+task, and on a continuous task the kernels' Gaussian: mean out[:A], the genome's learned log_std (which gets its
+gradient like every other block), its log-probability taken of the sample before the clip to [-1, 1]
+(`policy_terms`). Adam takes one step (a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the
+gradient norm. The parameters are evaluated on the validation episodes by the same fused Numba rollout as an ES
+centre, and the curve has the ES trainer's keys: the dataset is the same. The updates run in the loop every trainer
+shares (`loop.train_loop`), with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit; an update
+whose loss or gradient is not finite is not applied and stops the run (stopped_by: diverged), keeping the last
+finite parameters. With trainer.observation_norm running, an update's episodes are played (and replayed) with the
+observations normalised by the statistics frozen before it, and the observations they fed are merged into them after
+it.
 """
 from __future__ import annotations
 
@@ -69,7 +72,8 @@ class GradientTrainer(Trainer):
     kind = "gradient"
     FIELDS = {
         "algorithm": choice("a2c", "On-policy actor-critic through the whole episode (backpropagation through "
-                                   "time over W): a2c, or ppo (clipped ratio, several epochs per batch) [paper: "
+                                   "time over the agent's state: MetODS's W, RL²'s h, MAML's adapted θ): a2c, "
+                                   "or ppo (clipped ratio, several epochs per batch) [paper: "
                                    "actor-critic with GAE].", ("a2c", "ppo")),
         "updates": integer(2000, "Parameter updates at most (the dataset's generation axis).", min=1),
         "time_limit": TIME_LIMIT,
@@ -84,7 +88,8 @@ class GradientTrainer(Trainer):
         "normalize_advantages": Field(True, "Advantages rescaled to mean 0, standard deviation 1 over each batch "
                                             "[ours].", "bool"),
         "bptt": integer(0, "Truncated backpropagation through time: gradients cross at most this many steps of "
-                           "the W trajectory, and memory holds one such window (0: the whole episode).", min=0),
+                           "the agent's state trajectory (W, h, θ), and memory holds one such window (0: the "
+                           "whole episode).", min=0),
         "ppo_epochs": integer(4, "Passes over each batch (ppo).", min=1),
         "ppo_clip": number(0.2, "Clipping of the probability ratio (ppo).", above=0),
         "eval_every": integer(10, "Updates between evaluations of the parameters on held-out episodes.", min=1),

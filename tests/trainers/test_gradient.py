@@ -252,8 +252,8 @@ def build_continuous(task="cheetah_dir", agent=None, agent_kind="metods", **trai
 
 
 @pytest.mark.parametrize("kind,greedy,normalised,agent_kind", [
-    ("cheetah_dir", False, False, "metods"), ("cheetah_dir", True, False, "metods"), ("ant_dir", False, False, "metods"),
-    ("cheetah_dir", False, True, "metods"), ("cheetah_dir", False, False, "maml")])
+    ("cheetah_dir", False, False, "metods"), ("cheetah_dir", True, False, "metods"),
+    ("ant_dir", False, False, "metods"), ("cheetah_dir", False, True, "metods"), ("cheetah_dir", False, False, "maml")])
 def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, normalised, agent_kind, rng):
     """float64: the replayed values and means are the ones the kernel acted on, for every member's rows; with
     normalised observations, the replay's inputs are the recorded raw observations normalised once. MAML's twin
