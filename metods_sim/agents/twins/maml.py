@@ -13,7 +13,7 @@ State: (θ's six blocks (B, …), the window x_{t−K} … x_{t−1} (B, K, d_in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.func import functional_call, grad, vmap
@@ -39,9 +39,13 @@ class MLP(torch.nn.Module):
 
 @dataclass(frozen=True)
 class MAMLTwin(BaselineTwin):
+    """The twin of `agents.maml.MAML`: its arrays are the genome's blocks by name (`BaselineTwin.arrays`)."""
+
+    net: MLP = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        # built here, not inside the vmapped step: a module's construction draws its (meta) initial values
+        # built once, outside any vmapped step: vmap refuses the random initialisation that a Linear layer runs
+        # when it is built (even on the meta device)
         object.__setattr__(self, "net", MLP(self.agent.inputs, self.agent.hidden, self.agent.n_actions + 1))
 
     def start(self, rows, noise):
