@@ -46,8 +46,9 @@ test), protocols/harlow_gradient.yaml and protocols/harlow_simple_gradient.yaml 
 trainer.kind gradient), protocols/harlow_rl2.yaml (the RL² baseline on Harlow),
 protocols/harlow_distance2.yaml (the objects two steps away), protocols/maze.yaml
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
-protocols/maze_maml.yaml (its MAML baseline), protocols/maze_feedforward.yaml (a memoryless control),
-protocols/maze_ablation.yaml (a sweep: α, S and the write vector), protocols/ant_dir_walk.yaml then
+protocols/maze_maml.yaml (its MAML baseline; maze_maml_gradient.yaml: by gradient),
+protocols/maze_feedforward.yaml (a memoryless control), protocols/maze_ablation.yaml (a sweep: α, S and the write
+vector), protocols/ant_dir_walk.yaml then
 protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World

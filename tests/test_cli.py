@@ -47,9 +47,9 @@ def test_fields_lists_every_field_and_matches_the_docs():
      "error: p.yaml: trainer.algorithm: expected one of a2c, ppo, got 'pgpe'"),
     ("trainer: {kind: gradient}\n", ["p.yaml", "--set", "trainer.bptt=-1"],
      "error: --set trainer.bptt=-1: expected an integer >= 0, got -1"),
-    ("trainer: {kind: gradient}\nagent: {kind: rl2}\n", ["p.yaml"],
-     "error: p.yaml: trainer.kind: expected es with agent.kind rl2 (the gradient trainer differentiates MetODS's "
-     "PyTorch twin, and only MetODS has one), got gradient"),
+    ("trainer: {kind: gradient}\nagent: {kind: random}\n", ["p.yaml"],
+     "error: p.yaml: trainer.kind: expected es with agent.kind random (the gradient trainer differentiates an "
+     "agent's PyTorch twin, and random has none; metods, maml, rl2, feedforward have one), got gradient"),
     ("task: {kind: ant_dir}\n", ["p.yaml", "--set", "task.impair.frozen=[8]"],
      "error: --set task.impair.frozen=[8]: expected a list of actuator indices in 0..7 (ant_dir has 8 actuators), "
      "got [8]"),

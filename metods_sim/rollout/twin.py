@@ -1,6 +1,7 @@
-"""Batched rollouts of the PyTorch twin (`agents.torch_twin`): the task's own Numba functions step every episode
-(`episodes.Lockstep`, no second copy of the task), the agent runs in torch, so the whole episode can be
-differentiated (backpropagation through time over the W trajectory).
+"""Batched rollouts of an agent's PyTorch twin (`agents.twins`: MetODS, MAML, RL², feedforward): the task's own
+Numba functions step every episode (`episodes.Lockstep`, no second copy of the task), the agent runs in torch, so
+the whole episode can be differentiated (backpropagation through time over the agent's state: MetODS's W
+trajectory, RL²'s h, MAML's adapted θ).
 
 Rows: B = P·E, row b runs member b // E on episode b % E (member 0's rows first), as in `rollout.rollout`.
 Actions come from the logits as in the fused kernel: argmax, or a sample drawn with the episode's uniform
@@ -23,7 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..agents.torch_twin import forward, log_std, torch_arrays
+from ..agents.torch_twin import log_std
+from ..agents.twins import twin_for
 from .episodes import Lockstep, choose_all
 
 
@@ -51,27 +53,39 @@ class Trajectory(NamedTuple):
     obs_sumsq: np.ndarray
 
 
-def initial_W(arrays, episodes, P, device):
-    """W at the start of every row's episode: W0 (+ its sampled noise), (B, N, N)."""
-    E = episodes.data.shape[0]
-    noise = torch.as_tensor(np.tile(episodes.agent_noise, (P, 1, 1)), dtype=arrays.W0.dtype, device=device)
-    return torch.repeat_interleave(arrays.W0, E, dim=0) + noise
-
-
 def per_row(arrays, E):
-    """Arrays of P members → arrays broadcasting over B = P·E rows (one member is left to broadcast)."""
-    if arrays.f_weight.shape[0] == 1:
+    """Arrays of P members (a NamedTuple or a dict of tensors) → arrays broadcasting over B = P·E rows (one member
+    is left to broadcast)."""
+    items = arrays._asdict() if hasattr(arrays, "_asdict") else arrays
+    if next(iter(items.values())).shape[0] == 1:
         return arrays
-    return type(arrays)(*(torch.repeat_interleave(a, E, dim=0) for a in arrays))
+    return type(arrays)(**{name: torch.repeat_interleave(a, E, dim=0) for name, a in items.items()})
 
 
-def advance(agent, arrays, W, x, live):
-    """One network step of every row; rows not live keep their W. Returns logits, value, v_S, W."""
-    logits, value, v, W_next = forward(arrays, W, x, steps=agent.steps, write=agent.write)
-    if agent.W_clip:
-        # agent.W_clip, after the step as in the kernels; clamp keeps NaN, so divergence still shows
-        W_next = torch.clamp(W_next, -agent.W_clip, agent.W_clip)
-    return logits, value, v, torch.where(live[:, None, None], W_next, W)
+def _start(twin, params, episodes):
+    """The twin's arrays over B = P·E rows and its state at the episodes' start, for params (P, size)."""
+    P = params.shape[0]
+    noise = np.tile(episodes.agent_noise, (P,) + (1,) * (episodes.agent_noise.ndim - 1))
+    rows = per_row(twin.arrays(params), episodes.data.shape[0])
+    return rows, twin.start(rows, noise)
+
+
+def hold(new, old, live):
+    """The state after a step, where rows not live (B,) keep their old state; settings that are not tensors (a
+    step count) pass as they are."""
+    return tuple(torch.where(live.reshape((-1,) + (1,) * (n.ndim - 1)), n, o) if torch.is_tensor(n) else n
+                 for n, o in zip(new, old))
+
+
+def detach(state):
+    """The state cut from the graph: where a truncated backpropagation through time stops."""
+    return tuple(s.detach() if torch.is_tensor(s) else s for s in state)
+
+
+def advance(twin, rows, state, x, live):
+    """One network step of every row; rows not live keep their state. Returns logits, value, state, (W, v)."""
+    logits, value, new, recorded = twin.step(rows, state, x)
+    return logits, value, hold(new, state, live), recorded
 
 
 def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=False, norm=None) -> Trajectory:
@@ -86,22 +100,21 @@ def collect(agent, task, params, episodes, *, greedy: bool, device="cpu", keep=F
                              "rollout(..., record=E) records them on a continuous task")
         return _collect_recorded(agent, task, params, episodes, greedy=greedy, device=device, norm=norm)
     params = params.reshape(-1, agent.layout.size)
-    P, E, dtype = params.shape[0], episodes.data.shape[0], params.dtype
-    members = torch_arrays(agent, params)
-    arrays, W = per_row(members, E), initial_W(members, episodes, P, device)
+    P, dtype, twin = params.shape[0], params.dtype, twin_for(agent)
+    rows, state = _start(twin, params, episodes)
     episode = Lockstep(task, np.tile(episodes.data, (P, 1)))
     noise = np.tile(episodes.noise, (P, 1))
     out = {k: [] for k in ("x", "action", "reward", "live", "logits", "value", "v", "W")}
     for t in range(task.max_steps):
         x = torch.as_tensor(episode.inputs(norm), dtype=dtype, device=device)
         live_t = torch.as_tensor(~episode.done, device=device)
-        logits, value, v, W = advance(agent, arrays, W, x, live_t)
+        logits, value, state, (W, v) = advance(twin, rows, state, x, live_t)
         action = choose_all(logits.detach().cpu().numpy(), noise[:, t], greedy)
         episode.step(action, t)
         for key, value_ in (("x", x), ("action", torch.as_tensor(action, device=device)),
                             ("reward", torch.as_tensor(episode.rewards.copy(), dtype=dtype, device=device)),
                             ("live", live_t), ("logits", logits), ("value", value), ("v", v), ("W", W)):
-            if keep or key not in ("v", "W"):
+            if value_ is not None and (keep or key not in ("v", "W")):
                 out[key].append(value_)
         if episode.done.all():
             break
@@ -146,18 +159,17 @@ def _collect_recorded(agent, task, params, episodes, *, greedy, device, norm) ->
 
 
 def replay(agent, params, episodes, x, live, *, start=0, stop=None, W=None):
-    """The network alone over recorded inputs x (T, B, d_in) and live (T, B), steps start..stop, from W (from the
-    episode start when None). Returns logits (t, B, A) (a continuous task's: the Gaussian's mean), value (t, B)
-    and the W reached (to detach or carry on)."""
+    """The network alone over recorded inputs x (T, B, d_in) and live (T, B), steps start..stop, from the state W
+    (the twin's state tuple an earlier replay reached: MetODS's W, RL²'s h, MAML's θ and window; the episode's
+    start when None). Returns logits (t, B, A) (a continuous task's: the Gaussian's mean), value (t, B) and the
+    state reached (to `detach` or carry on)."""
     params = params.reshape(-1, agent.layout.size)
-    P, E = params.shape[0], episodes.data.shape[0]
-    arrays = torch_arrays(agent, params)
-    if W is None:
-        W = initial_W(arrays, episodes, P, x.device)
-    arrays = per_row(arrays, E)
+    twin = twin_for(agent)
+    rows, state = _start(twin, params, episodes)
+    state = state if W is None else W
     logits, values = [], []
     for t in range(start, x.shape[0] if stop is None else stop):
-        logit, value, _, W = advance(agent, arrays, W, x[t], live[t])
+        logit, value, state, _ = advance(twin, rows, state, x[t], live[t])
         logits.append(logit)
         values.append(value)
-    return torch.stack(logits), torch.stack(values), W
+    return torch.stack(logits), torch.stack(values), state

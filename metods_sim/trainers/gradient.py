@@ -1,22 +1,25 @@
-"""Meta-training by gradient, as the paper trained MetODS: on-policy actor-critic through the whole episode.
+"""Meta-training by gradient, as the paper trained MetODS: on-policy actor-critic through the whole episode, of
+any agent with a PyTorch twin (`agents.twins`: MetODS, MAML, RL², feedforward), through one path.
 
-One update: `episodes` fresh training episodes are played with actions sampled from the policy (no graph kept),
-and GAE turns their rewards and values into advantages. On a discrete task the PyTorch twin plays them, the task's
-Numba functions stepping each episode; on a continuous task (a MuJoCo body, Meta-World) the task's own rollout
-plays them (its physics cannot be stepped from torch) and records every step, and the twin is replayed over the
-recorded inputs for the means and values the rollout acted on (`rollout.twin.collect` does either). The network
-is then replayed over the recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0):
-each window's loss is backpropagated before the next one runs and W is detached between them, so memory holds
-one window of the W trajectory. The policy is the softmax of the logits on a discrete task, and on a continuous
-task the kernels' Gaussian: mean out[:A], the genome's learned log_std (which gets its gradient like every other
-block), its log-probability taken of the sample before the clip to [-1, 1] (`policy_terms`). Adam takes one step
-(a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the gradient norm. The parameters are
-evaluated on the validation episodes by the same fused Numba rollout as an ES centre, and the curve has the ES
-trainer's keys: the dataset is the same. The updates run in the loop every trainer shares (`loop.train_loop`),
-with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit; an update whose loss or gradient is not
-finite is not applied and stops the run (stopped_by: diverged), keeping the last finite parameters. With
-trainer.observation_norm running, an update's episodes are played (and replayed) with the observations normalised
-by the statistics frozen before it, and the observations they fed are merged into them after it.
+One update: `episodes` fresh training episodes are played with actions sampled from the policy (no graph kept), and
+GAE turns their rewards and values into advantages. On a discrete task the agent's twin plays them, the task's Numba
+functions stepping each episode; on a continuous task (a MuJoCo body, Meta-World) the task's own rollout plays them
+(its physics cannot be stepped from torch) and records every step, and the twin is replayed over the recorded inputs
+for the means and values the rollout acted on (`rollout.twin.collect` does either). The network is then replayed
+over the recorded inputs with the graph, in windows of `bptt` steps (the whole episode with 0): each window's loss
+is backpropagated before the next one runs and the agent's state (MetODS's W, RL²'s h, MAML's adapted θ) is detached
+between them, so memory holds one window of its trajectory. A MAML agent's loss reaches the genome through its
+within-episode adaptation steps (second order, by autograd). The policy is the softmax of the logits on a discrete
+task, and on a continuous task the kernels' Gaussian: mean out[:A], the genome's learned log_std (which gets its
+gradient like every other block), its log-probability taken of the sample before the clip to [-1, 1]
+(`policy_terms`). Adam takes one step (a2c) or `ppo_epochs` steps with the clipped ratio (ppo), after clipping the
+gradient norm. The parameters are evaluated on the validation episodes by the same fused Numba rollout as an ES
+centre, and the curve has the ES trainer's keys: the dataset is the same. The updates run in the loop every trainer
+shares (`loop.train_loop`), with its checkpoints, Ctrl-C and SIGTERM, exact resumption and time limit; an update
+whose loss or gradient is not finite is not applied and stops the run (stopped_by: diverged), keeping the last
+finite parameters. With trainer.observation_norm running, an update's episodes are played (and replayed) with the
+observations normalised by the statistics frozen before it, and the observations they fed are merged into them after
+it.
 """
 from __future__ import annotations
 
@@ -27,8 +30,9 @@ import numpy as np
 import torch
 
 from ..agents import torch_twin
+from ..agents.twins import TWINS
 from ..rollout import draw_episodes
-from ..rollout.twin import collect, replay
+from ..rollout.twin import collect, detach, replay
 from ..seeding import rng_for
 from ..fields import Field, ProtocolError, choice, integer, number
 from .loop import INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
@@ -68,7 +72,8 @@ class GradientTrainer(Trainer):
     kind = "gradient"
     FIELDS = {
         "algorithm": choice("a2c", "On-policy actor-critic through the whole episode (backpropagation through "
-                                   "time over W): a2c, or ppo (clipped ratio, several epochs per batch) [paper: "
+                                   "time over the agent's state: MetODS's W, RL²'s h, MAML's adapted θ): a2c, "
+                                   "or ppo (clipped ratio, several epochs per batch) [paper: "
                                    "actor-critic with GAE].", ("a2c", "ppo")),
         "updates": integer(2000, "Parameter updates at most (the dataset's generation axis).", min=1),
         "time_limit": TIME_LIMIT,
@@ -83,7 +88,8 @@ class GradientTrainer(Trainer):
         "normalize_advantages": Field(True, "Advantages rescaled to mean 0, standard deviation 1 over each batch "
                                             "[ours].", "bool"),
         "bptt": integer(0, "Truncated backpropagation through time: gradients cross at most this many steps of "
-                           "the W trajectory, and memory holds one such window (0: the whole episode).", min=0),
+                           "the agent's state trajectory (W, h, θ), and memory holds one such window (0: the "
+                           "whole episode).", min=0),
         "ppo_epochs": integer(4, "Passes over each batch (ppo).", min=1),
         "ppo_clip": number(0.2, "Clipping of the probability ratio (ppo).", above=0),
         "eval_every": integer(10, "Updates between evaluations of the parameters on held-out episodes.", min=1),
@@ -99,11 +105,11 @@ class GradientTrainer(Trainer):
 
     @classmethod
     def check(cls, section, where, *, agent):
-        """The gradient trainer needs an agent with a PyTorch twin."""
-        if agent["kind"] != "metods":
+        """The gradient trainer needs an agent with a PyTorch twin (`agents.twins.TWINS`)."""
+        if agent["kind"] not in TWINS:
             raise ProtocolError(f"{where('trainer.kind')}: expected es with agent.kind {agent['kind']} (the "
-                                f"gradient trainer differentiates MetODS's PyTorch twin, and only MetODS has one), "
-                                f"got gradient")
+                                f"gradient trainer differentiates an agent's PyTorch twin, and {agent['kind']} has "
+                                f"none; {', '.join(TWINS)} have one), got gradient")
         return section
 
     ITERATIONS = "updates"   # the protocol field counting this trainer's iterations
@@ -189,19 +195,20 @@ class GradientTrainer(Trainer):
         return run, bool(torch.isfinite(params).all())
 
     def backward(self, params, episodes, run, advantages, targets, old_logp):
-        """Accumulate the gradient of the mean per-step loss, window by window of the W trajectory; returns
-        that loss (detached)."""
+        """Accumulate the gradient of the mean per-step loss, window by window of the agent's state trajectory
+        (MetODS's W, RL²'s h, MAML's adapted θ); returns that loss (detached)."""
         T = run.x.shape[0]
-        window, n, W, total = self.trainer["bptt"] or T, run.live.sum(), None, 0.0
+        window, n, state, total = self.trainer["bptt"] or T, run.live.sum(), None, 0.0
         for begin in range(0, T, window):
             end = min(begin + window, T)
-            logits, values, W = replay(self.agent, params, episodes, run.x, run.live, start=begin, stop=end, W=W)
+            logits, values, state = replay(self.agent, params, episodes, run.x, run.live, start=begin, stop=end,
+                                           W=state)
             part = slice(begin, end)
             loss = self.loss(logits, values, run.action[part], run.live[part], advantages[part], targets[part],
                              old_logp[part], torch_twin.log_std(self.agent, params))
             (loss / n).backward()
             total = total + loss.detach() / n
-            W = W.detach()
+            state = detach(state)
         return total
 
     def loss(self, logits, values, action, live, advantages, targets, old_logp, log_std=None):

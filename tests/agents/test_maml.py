@@ -1,10 +1,12 @@
 """The MAML agent: a 3-layer MLP that acts with θ until step K, where one REINFORCE step (torch autograd's, to
-1e-10 in float64) moves it; ES meta-learns θ on the maze."""
+1e-10 in float64) moves it, in the kernel, the NumPy reference and the PyTorch twin (torch.func), whose gradient
+goes through the step; ES meta-learns θ on the maze, and so does the gradient trainer."""
 import numpy as np
 import pytest
 import torch
 
 from metods_sim.agents import MAML, make_agent
+from metods_sim.agents.twins import twin_for
 from metods_sim.experiments import run
 from metods_sim.experiments.evaluate import evaluate
 from metods_sim.plasticity.kernel import LANES
@@ -57,6 +59,23 @@ def reference(agent, genome, xs):
     return np.array(outs), {name: p[0] for name, p in zip(NET, state[:6])}
 
 
+def twin(agent, genome, xs):
+    """The PyTorch twin's step fed xs, one row: outputs (T, A+1) and θ at the end, tensors keeping the graph of
+    genome (a tensor)."""
+    model = twin_for(agent)
+    rows = model.arrays(genome)
+    state, outs = model.start(rows, np.zeros((1, 0))), []
+    for x in torch.as_tensor(xs):
+        logits, value, state, _ = model.step(rows, state, x[None])
+        outs.append(torch.cat([logits[0], value]))
+    return torch.stack(outs), {name: p[0] for name, p in zip(NET, state[:6])}
+
+
+def detached(outs_theta):
+    outs, theta = outs_theta
+    return outs.detach().numpy(), {name: p.detach().numpy() for name, p in theta.items()}
+
+
 def torch_mlp(parts, X):
     """[logits or mean, value] of the plain 3-layer MLP with parameters parts on inputs X (T, d_in)."""
     h = torch.tanh(torch.tanh(X @ parts["f1.weight"].T + parts["f1.bias"]) @ parts["f2.weight"].T + parts["f2.bias"])
@@ -85,7 +104,8 @@ def test_one_update_is_a_policy_gradient_step_by_torch_autograd(continuous, rng)
     genome = agent.initial(rng) + rng.normal(0, 0.3, agent.layout.size)
     xs = episode_inputs(agent, rng, agent.adapt_every + 1)    # the update comes at t = K, before acting
     expected = policy_gradient_step(agent, genome, xs)
-    for _, theta in (drive(agent, genome, xs), reference(agent, genome, xs)):
+    for _, theta in (drive(agent, genome, xs), reference(agent, genome, xs),
+                     detached(twin(agent, torch.as_tensor(genome), xs))):
         for name in NET:
             np.testing.assert_allclose(theta[name], expected[name], atol=1e-10, rtol=0)
     assert not np.allclose(expected["g.weight"], agent.layout.unpack(genome)["g.weight"])
@@ -100,7 +120,8 @@ def test_before_the_first_update_it_acts_as_the_plain_mlp_with_theta(continuous,
     plain = torch_mlp(parts, torch.tensor(xs)).numpy()
     adapted = torch_mlp({name: torch.tensor(v) for name, v in policy_gradient_step(agent, genome, xs).items()},
                         torch.tensor(xs)).numpy()
-    for outs, _ in (drive(agent, genome, xs), reference(agent, genome, xs)):
+    for outs, _ in (drive(agent, genome, xs), reference(agent, genome, xs),
+                    detached(twin(agent, torch.as_tensor(genome), xs))):
         np.testing.assert_allclose(outs[:5], plain[:5], atol=1e-10, rtol=0)
         np.testing.assert_allclose(outs[5:], adapted[5:], atol=1e-10, rtol=0)    # steps 5..7: the same window
         assert np.abs(outs[5:] - plain[5:]).max() > 1e-3
@@ -133,13 +154,27 @@ def test_the_genome_is_theta_layer_by_layer_and_as_large_as_metods_on_the_maze()
     assert continuous.layout.entries[-1] == ("log_std", (2,))
 
 
-def test_the_gradient_trainer_refuses_it_in_one_line(tmp_path):
-    path = tmp_path / "p.yaml"
-    path.write_text("agent: {kind: maml}\ntrainer: {kind: gradient}\n")
-    with pytest.raises(ProtocolError, match=r"p.yaml: trainer.kind: expected es with agent.kind maml \(the "
-                                            r"gradient trainer differentiates MetODS's PyTorch twin") as refused:
-        load(path)
-    assert "\n" not in str(refused.value)
+@pytest.mark.parametrize("continuous", [False, True], ids=["discrete", "continuous"])
+def test_the_twins_gradient_goes_through_the_adaptation_step(continuous, rng):
+    """The gradient of the outputs after the step at t = K, with respect to the genome, is the true one (central
+    differences, float64): it holds the second-order term, which the first-order gradient (the step's update
+    treated as a constant) lacks."""
+    agent = tiny(continuous)
+    genome = torch.as_tensor(agent.initial(rng) + rng.normal(0, 0.3, agent.layout.size)).requires_grad_(True)
+    xs = episode_inputs(agent, rng, agent.adapt_every + 2)
+    probe = torch.as_tensor(rng.normal(size=(2, agent.n_actions + 1)))
+    after = lambda g: (twin(agent, g, xs)[0][agent.adapt_every:] * probe).sum()    # the steps acted by θ'
+    exact, = torch.autograd.grad(after(genome), genome)
+    eps, basis = 1e-6, torch.eye(agent.layout.size, dtype=torch.float64)
+    with torch.no_grad():
+        numeric = torch.stack([(after(genome + eps * e) - after(genome - eps * e)) / (2 * eps) for e in basis])
+    np.testing.assert_allclose(exact.numpy(), numeric.numpy(), atol=1e-7, rtol=1e-6)
+    adapted = twin(agent, genome, xs)[1]
+    theta = {name: p[0] for name, p in twin_for(agent).arrays(genome).items()}
+    first_order = {name: theta[name] + (adapted[name] - theta[name]).detach() for name in NET}
+    plain = torch_mlp(first_order, torch.as_tensor(xs[agent.adapt_every:]))
+    first, = torch.autograd.grad((plain * probe).sum(), genome)
+    assert (first - exact).abs().max() > 1e-3 * exact.abs().max()
 
 
 def test_es_trains_it_on_the_maze_and_evaluate_reruns_it(tmp_path):

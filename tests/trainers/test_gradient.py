@@ -1,5 +1,6 @@
 """Gradient meta-training: GAE is right, the windowed backward is the true gradient, every variant runs, it learns;
-it stops where its state is whole, resumes from that state exactly, and stops on a non-finite loss."""
+it stops where its state is whole, resumes from that state exactly, and stops on a non-finite loss; it trains
+every agent with a PyTorch twin (MetODS, MAML through its adaptation step, RL²) the same way."""
 import os
 import signal
 
@@ -17,12 +18,15 @@ from metods_sim.trainers.gradient import gae
 
 
 SMALL = {"presentations": 3, "pattern_size": 4}
+# small agents of each kind with a twin; MAML adapts at t = 2 and 4 of harlow_simple's 6 steps
+AGENTS = {"metods": {"neurons": 8, "steps": 2}, "rl2": {"hidden": 6},
+          "maml": {"hidden": 6, "adapt_every": 2, "action": "sample"}}
 
 
-def build(task="harlow_simple", agent=None, **trainer):
-    spec = defaults(task=task, trainer="gradient")
+def build(task="harlow_simple", agent=None, kind="metods", **trainer):
+    spec = defaults(task=task, agent=kind, trainer="gradient")
     spec["task"].update(SMALL)
-    spec["agent"].update({"neurons": 8, "steps": 2, "dtype": "float64", **(agent or {})})
+    spec["agent"].update({**AGENTS[kind], "dtype": "float64", **(agent or {})})
     spec["trainer"].update({"episodes": 8, "eval_every": 1, "eval_episodes": 32, "updates": 3, **trainer})
     task_ = make_task(spec["task"])
     agent_ = make_agent(spec["agent"], task_)
@@ -133,11 +137,12 @@ def test_a2c_learns_the_one_shot_task(seed):
     assert result.best_validation > before + 0.6, (before, result.curve["center_return"])
 
 
-@pytest.mark.parametrize("observation_norm", ["none", "running"])
-def test_training_resumed_from_a_checkpoint_equals_training_left_alone(observation_norm):
+@pytest.mark.parametrize("kind,observation_norm", [("metods", "none"), ("metods", "running"), ("rl2", "none"),
+                                                   ("maml", "running")])
+def test_training_resumed_from_a_checkpoint_equals_training_left_alone(kind, observation_norm):
     from test_es import assert_same_training
 
-    changes = dict(algorithm="ppo", ppo_epochs=2, updates=6, checkpoint_every=2, eval_every=2,
+    changes = dict(algorithm="ppo", ppo_epochs=2, updates=6, checkpoint_every=2, eval_every=2, kind=kind,
                    agent={"dtype": "float32"}, observation_norm=observation_norm)
     trainer, agent = build(**changes)
     saved = {}
@@ -186,6 +191,48 @@ def test_an_update_whose_loss_is_not_finite_stops_training_and_keeps_the_last_fi
     assert trainer.train(state=saved[1]).generations == 1   # nothing left to resume
 
 
+# ---- the baselines with a twin, by their protocols: trained, checkpointed, resumed to the same dataset ----
+
+TINY = ["trainer.updates=2", "trainer.time_limit=0", "trainer.episodes=4", "trainer.eval_every=1",
+        "trainer.eval_episodes=4", "trainer.checkpoint_every=1", "evaluation.episodes=3", "recording.episodes=2"]
+RUNS = {"maml": ("maze_maml_gradient.yaml", ["task.step_limit=12", "agent.hidden=6", "agent.adapt_every=4"]),
+        "rl2": ("harlow_simple_gradient.yaml", ["agent={kind: rl2, hidden: 6}"])}
+
+
+@pytest.mark.parametrize("kind", sorted(RUNS))
+def test_a_baseline_trained_by_gradient_resumes_from_its_checkpoint_to_the_same_dataset(kind, tmp_path,
+                                                                                         monkeypatch):
+    """2 updates of its protocol, made tiny, a checkpoint after each; the run resumed from the first one writes
+    the dataset of the run left alone."""
+    import copy
+    import sys
+
+    from conftest import ROOT
+    from test_run import assert_same_dataset
+
+    from metods_sim.experiments import resume, run
+    from metods_sim.protocol import load
+    from metods_sim.results import load as load_results
+
+    protocol, changes = RUNS[kind]
+    spec = load(ROOT / "protocols" / protocol, changes + TINY)
+    running, kept = sys.modules["metods_sim.experiments.run"], {}
+    write = running.write_checkpoint
+
+    def keep(out, **about):   # every checkpoint the run writes, the last one overwriting the file
+        kept[about["generations"]] = copy.deepcopy(about)
+        return write(out, **about)
+
+    monkeypatch.setattr(running, "write_checkpoint", keep)
+    alone = load_results(run(spec, out_dir=tmp_path / "alone", progress=False))
+    monkeypatch.setattr(running, "write_checkpoint", write)
+    assert alone.attrs["status"] == "finished" and alone.sizes["generation"] == 2 and sorted(kept) == [1, 2]
+    assert f"kind: {kind}" in alone.attrs["protocol"] and np.isfinite(alone.eval_return).all()
+    (tmp_path / "resumed").mkdir()
+    write(tmp_path / "resumed", **kept[1])
+    assert_same_dataset(load_results(resume(tmp_path / "resumed", progress=False)), alone)
+
+
 # ---- a continuous task: the episodes are played by the task's own rollout, the twin replays them ----
 
 CONTINUOUS = {"cheetah_dir": {"horizon": 20},
@@ -193,21 +240,24 @@ CONTINUOUS = {"cheetah_dir": {"horizon": 20},
               "ant_dir": {"horizon": 60, "contact_obs": False}}
 
 
-def build_continuous(task="cheetah_dir", agent=None, **trainer):
-    spec = defaults(task=task, trainer="gradient")
+def build_continuous(task="cheetah_dir", agent=None, agent_kind="metods", **trainer):
+    spec = defaults(task=task, agent=agent_kind, trainer="gradient")
     spec["task"].update(CONTINUOUS[task])
-    spec["agent"].update({"neurons": 6, "steps": 2, "dtype": "float64", **(agent or {})})
+    small = {"neurons": 6, "steps": 2} if agent_kind == "metods" else AGENTS[agent_kind]
+    spec["agent"].update({**small, "dtype": "float64", **(agent or {})})
     spec["trainer"].update({"episodes": 4, "eval_every": 1, "eval_episodes": 4, "updates": 3, **trainer})
     task_ = make_task(spec["task"])
     agent_ = make_agent(spec["agent"], task_)
     return GradientTrainer(spec["trainer"], task_, agent_, seed=0), agent_
 
 
-@pytest.mark.parametrize("kind,greedy,normalised", [("cheetah_dir", False, False), ("cheetah_dir", True, False),
-                                                     ("ant_dir", False, False), ("cheetah_dir", False, True)])
-def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, normalised, rng):
+@pytest.mark.parametrize("kind,greedy,normalised,agent_kind", [
+    ("cheetah_dir", False, False, "metods"), ("cheetah_dir", True, False, "metods"),
+    ("ant_dir", False, False, "metods"), ("cheetah_dir", False, True, "metods"), ("cheetah_dir", False, False, "maml")])
+def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, greedy, normalised, agent_kind, rng):
     """float64: the replayed values and means are the ones the kernel acted on, for every member's rows; with
-    normalised observations, the replay's inputs are the recorded raw observations normalised once."""
+    normalised observations, the replay's inputs are the recorded raw observations normalised once. MAML's twin
+    adapts on the recorded clipped actions, as the kernel did."""
     import dataclasses
 
     from metods_sim.agents.torch_twin import log_std
@@ -215,7 +265,7 @@ def test_on_a_continuous_task_the_twin_replays_what_the_fused_rollout_did(kind, 
     from metods_sim.rollout.twin import collect
     from metods_sim.trainers.gradient import policy_terms
 
-    trainer, agent = build_continuous(kind)
+    trainer, agent = build_continuous(kind, agent_kind=agent_kind)
     task, P, E, A, O = trainer.task, 2, 3, trainer.task.n_actions, trainer.task.obs_size
     genomes = agent.initial(rng) + rng.normal(0, 0.1, (P, agent.layout.size))
     genomes[:, agent.layout.names() == "log_std"] = rng.normal(-0.5, 0.3, (P, A))   # σ differs per member, action
