@@ -14,7 +14,7 @@ reward_survive); the tests run Gymnasium's environment beside ours on the same a
 
 Spaces: actions in [-1, 1]^nu (the actuators' control range: Ant 8, HalfCheetah 6); observations as Gymnasium's
 (Ant: qpos[2:], qvel, clip(cfrc_ext[1:]) = 105 floats, 27 with contact_obs false; HalfCheetah: qpos[1:], qvel =
-17). Impairment: the actuators listed in impair.frozen get zero torque (their control is replaced by 0; the
+17), and with goal_obs shown or blank 3 more: the goal (goal_x, goal_y, goal_velocity), or zeros. Impairment: the actuators listed in impair.frozen get zero torque (their control is replaced by 0; the
 control cost counts what was applied); the agent still sees the action it chose. Metric: the reward of every
 step, (horizon,) per episode, so that the dataset holds the within-episode reward curve.
 
@@ -42,12 +42,14 @@ from .physics import CFRC_EXT, CTRL, DATA, MODEL, QPOS, QVEL, RESET, XPOS, doubl
 # the config vector (`Locomotion.config`): these slots, then the frozen-actuator mask (nu,)
 _SLOTS = ("frame_skip", "dt", "track_velocity", "ctrl_cost", "contact_cost", "contact_force", "healthy_reward",
           "terminate", "z_min", "z_max", "skip_qpos", "contact_obs", "torso_xpos", "nq", "nv", "nu", "nbody",
-          "state_spec")
+          "state_spec", "goal_obs")
 (FRAME_SKIP, DT, TRACK_VELOCITY, CTRL_COST, CONTACT_COST, CONTACT_FORCE, HEALTHY_REWARD, TERMINATE, Z_MIN, Z_MAX,
- SKIP_QPOS, CONTACT_OBS, TORSO_XPOS, NQ, NV, NU, NBODY, STATE_SPEC) = range(len(_SLOTS))
+ SKIP_QPOS, CONTACT_OBS, TORSO_XPOS, NQ, NV, NU, NBODY, STATE_SPEC, GOAL_OBS) = range(len(_SLOTS))
 FROZEN = len(_SLOTS)
 # an episode's row: the goal, then the reset noise added to qpos (nq) and qvel (nv)
 GOAL_X, GOAL_Y, GOAL_VELOCITY, NOISE = range(4)
+GOAL_OBS_KINDS = ("none", "shown", "blank")   # task.goal_obs, by its code in the config vector
+GOALS = NOISE                                 # floats of the goal: the observation's goal slots
 
 
 def gymnasium_asset(name: str) -> str:
@@ -69,6 +71,7 @@ class Locomotion(Task):
     reset_noise: float
     frame_skip: int
     impair: dict
+    goal_obs: str
 
     continuous: ClassVar[bool] = True
     engine: ClassVar[str] = "physics"
@@ -96,6 +99,12 @@ class Locomotion(Task):
                                             "0-7, cheetah 0-5) given zero torque, e.g. at evaluation: --set "
                                             "task.impair.frozen=[2] [paper: one actuator frozen at test time, "
                                             "unseen in training]; {frozen: []}: none.", "mapping"),
+            "goal_obs": choice("none", "The episode's goal in the observation, for a curriculum [ours]: none "
+                                       "(the task: the goal is never observed, only its reward tells it); "
+                                       "shown (3 more floats: goal_x, goal_y, goal_velocity, so that a first "
+                                       "stage learns every goal's gait as a function of an input); blank (the "
+                                       "same 3 floats, always 0: the task again, with a genome of the shown "
+                                       "stage's size, see trainer.init_from).", GOAL_OBS_KINDS),
         }
 
     @classmethod
@@ -132,7 +141,8 @@ class Locomotion(Task):
     @property
     def obs_size(self) -> int:
         model = self.simulator().model
-        return model.nq - self.skip_qpos + model.nv + 6 * (model.nbody - 1) * self.body_terms["contact_obs"]
+        return (model.nq - self.skip_qpos + model.nv + 6 * (model.nbody - 1) * self.body_terms["contact_obs"]
+                + GOALS * (self.goal_obs != "none"))
 
     @property
     def state_size(self) -> int:
@@ -164,7 +174,7 @@ class Locomotion(Task):
         slots = dict(self.body_terms, frame_skip=self.frame_skip, dt=m.opt.timestep * self.frame_skip,
                      track_velocity=self.goal_kind == "velocity", ctrl_cost=self.ctrl_cost,
                      skip_qpos=self.skip_qpos, torso_xpos=self.torso_xpos, nq=m.nq, nv=m.nv, nu=m.nu,
-                     nbody=m.nbody, state_spec=sim.state_spec)
+                     nbody=m.nbody, state_spec=sim.state_spec, goal_obs=GOAL_OBS_KINDS.index(self.goal_obs))
         mask = np.zeros(m.nu)
         mask[self.frozen] = 1.0
         return np.concatenate([np.array([float(slots[name]) for name in _SLOTS]), mask])
@@ -211,7 +221,7 @@ class Locomotion(Task):
         physics.forward(functions, mj)
         physics.save(functions, mj, body, int(cfg[STATE_SPEC]))
         memory[0], memory[1] = _torso(cfg, mj)
-        _observe(cfg, mj, obs)
+        _observe(cfg, row, mj, obs)
 
     @staticmethod
     @njit(**FUSED)
@@ -235,7 +245,7 @@ class Locomotion(Task):
             reward = row[GOAL_X] * vx + row[GOAL_Y] * vy
         healthy = _healthy(cfg, mj)
         reward += cfg[HEALTHY_REWARD] * healthy - cfg[CTRL_COST] * control - cfg[CONTACT_COST] * _contact(cfg, mj)
-        _observe(cfg, mj, obs)
+        _observe(cfg, row, mj, obs)
         metrics[t] = reward
         return reward, bool(cfg[TERMINATE]) and not healthy
 
@@ -276,7 +286,7 @@ def _contact(cfg, mj):
 
 
 @njit(inline="always", **FUSED)
-def _observe(cfg, mj, obs):
+def _observe(cfg, row, mj, obs):
     nq, nv, skip = int(cfg[NQ]), int(cfg[NV]), int(cfg[SKIP_QPOS])
     qpos, qvel = doubles(mj[QPOS], nq), doubles(mj[QVEL], nv)
     k = 0
@@ -292,6 +302,9 @@ def _observe(cfg, mj, obs):
         for i in range(6, forces.shape[0]):   # body 0, the world, left out as in Gymnasium
             obs[k] = min(max(forces[i], -bound), bound)
             k += 1
+    if cfg[GOAL_OBS]:
+        for i in range(GOALS):
+            obs[k + i] = row[GOAL_X + i] if cfg[GOAL_OBS] == 1 else 0.0
 
 
 def balanced_signs(rng: np.random.Generator, episodes: int) -> np.ndarray:

@@ -100,6 +100,22 @@ def test_the_dataset_labels_each_test_episode_with_its_goal(rng):
     assert "goal_x" not in ds.coords and ((0.5 <= ds.goal_velocity) & (ds.goal_velocity <= 2.0)).all()
 
 
+def test_a_shown_goal_is_appended_to_gymnasiums_observation_and_a_blank_one_is_zeros(rng):
+    _, hidden = random_agent("ant_dir", horizon=20, contact_obs=False)
+    agent, shown = random_agent("ant_dir", horizon=20, contact_obs=False, goal_obs="shown")
+    _, blank = random_agent("ant_dir", horizon=20, contact_obs=False, goal_obs="blank")
+    assert shown.obs_size == blank.obs_size == hidden.obs_size + 3
+    episodes = draw_episodes(shown, agent, rng, 4)
+    runs = {task.goal_obs: rollout(agent, task, np.zeros((1, 0)), episodes, record=4) for task in (hidden, shown,
+                                                                                                     blank)}
+    np.testing.assert_array_equal(runs["shown"].obs[..., :-3], runs["none"].obs)   # the same body, the same steps
+    np.testing.assert_array_equal(runs["blank"].obs[..., :-3], runs["none"].obs)
+    np.testing.assert_array_equal(runs["shown"].returns, runs["none"].returns)
+    T = runs["none"].steps[0].min()
+    np.testing.assert_array_equal(runs["shown"].obs[:, :T, -3:], np.repeat(episodes.data[:, None, :3], T, axis=1))
+    assert (runs["blank"].obs[..., -3:] == 0).all()
+
+
 def test_a_frozen_actuator_applies_no_torque():
     agent, task = random_agent("cheetah_dir", horizon=50)
     impaired = make_task({**defaults(task="cheetah_dir")["task"], "horizon": 50, "impair": {"frozen": [2]}})
