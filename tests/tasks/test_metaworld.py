@@ -125,6 +125,23 @@ def test_one_kernel_call_mixes_the_environments():
         np.testing.assert_array_equal(alone.obs[0], together.obs[e])
 
 
+def test_a_mixed_kernel_call_is_meta_worlds_step_for_step():
+    """An agent acting through the kernel on mixed ML10 episodes, its actions replayed in Meta-World's own
+    environments: the observations it saw and the rewards it got, to 1e-12 (the objects move: contacts)."""
+    agent, task = setup(benchmark="ML10", split="train", rollouts=1, rollout_steps=100)
+    rng = np.random.default_rng(5)
+    episodes = draw_episodes(task, agent, rng, 6)
+    out = rollout(agent, task, agent.initial(rng) + rng.normal(0, 0.3, agent.layout.size), episodes, record=6)
+    for e, env in enumerate(task.environments(episodes.data)):
+        observations, rewards = [env.reset()[0]], []
+        for t in range(task.rollout_steps):
+            obs, reward, _, _, info = env.step(out.action[e, t])
+            observations.append(obs)
+            rewards.append(reward)
+        np.testing.assert_allclose(out.obs[e], observations[:-1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(out.reward[e], rewards, rtol=0, atol=1e-12)
+
+
 def test_ml10_draws_its_environments_and_splits():
     agent, task = setup(agent="random", benchmark="ML10", split="test", rollouts=1, rollout_steps=3)
     episodes = draw_episodes(task, agent, np.random.default_rng(0), 6)
