@@ -7,12 +7,14 @@ Spaces: Meta-World's, 39 observation floats, 4 actions in [-1, 1]. Metric: succe
 (rollouts,) per episode; episode stats: success_rate (share of successful rollouts) and final_success (the last
 rollout's). Return: Meta-World's reward summed over every step of every rollout.
 
-Engines. ML1's reach-v3 and push-v3 run in the rollout kernel (`metods_sim.rollout`): Meta-World's
-model, reset states and step, observation and reward rewritten in Numba (`metods_sim.tasks.sawyer`, tested
-against Meta-World's environments on the same actions). Every other environment (ML10's, the rest of ML1) is
-stepped by Meta-World's own environments, one per agent, in `metods_sim.rollout.stepped` (the network for all
-agents in one batched NumPy call per step): far slower. An episode's row starts with the index of its task in the
-split's task list (the fused engine's row then holds the task's start state, `sawyer.task_row`).
+Engines. The environments of `sawyer.ENVIRONMENTS` (ML10's fifteen, train and test) run in the rollout kernel
+(`metods_sim.rollout`): Meta-World's models, reset states and step, observation and reward rewritten in Numba
+(`metods_sim.tasks.sawyer`, tested against Meta-World's environments on the same actions), one kernel call mixing
+the split's environments. A task runs there when every environment of its split (ML1: its one) is in that table;
+any other (the rest of ML1) is stepped by Meta-World's own environments, one per agent, in
+`metods_sim.rollout.stepped` (the network for all agents in one batched NumPy call per step): far slower. An
+episode's row starts with the index of its task in the split's task list (the fused engine's row then holds its
+model and the task's start, `sawyer.task_row`).
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ class MetaWorld(Task):
 
     @property
     def engine(self) -> str:
-        fused = self.benchmark == "ML1" and self.env_name in sawyer.FUSED_ENVIRONMENTS
+        fused = all(name in sawyer.ENVIRONMENTS for name in self._tasks()[0])
         return "physics" if fused else "stepped"
 
     def _tasks(self):
@@ -120,14 +122,14 @@ class MetaWorld(Task):
 
     @property
     def state_size(self) -> int:
-        return self.simulator().state_size + physics.MEMORY if self.engine == "physics" else 0
+        return self.fused().models.state_size + physics.MEMORY if self.engine == "physics" else 0
 
     def engine_handles(self) -> tuple:
-        sim = self.simulator()
-        return sim.functions, sim.threads
+        return np.zeros(1, np.int64), self.fused().models.threads   # each model's functions are in its block
 
-    def simulator(self) -> physics.Simulator:
-        return _fused(self.env_name, self.benchmark_seed).simulator
+    def fused(self) -> _Fused:
+        """The fused engine's environments, models and rows for this task's benchmark and split."""
+        return _fused(self.benchmark, self.env_name if self.benchmark == "ML1" else "", self.benchmark_seed, self.split)
 
     @property
     def max_steps(self) -> int:
@@ -144,9 +146,10 @@ class MetaWorld(Task):
     def config(self) -> np.ndarray:
         if self.engine == "stepped":
             return np.zeros(0)
-        fused = _fused(self.env_name, self.benchmark_seed)
-        return sawyer.config_vector(self.env_name, fused.env, rollouts=self.rollouts,
-                                    rollout_steps=self.rollout_steps, state_spec=fused.simulator.state_spec)
+        fused = self.fused()
+        return np.stack([sawyer.config_vector(name, env, rollouts=self.rollouts, rollout_steps=self.rollout_steps,
+                                              state_spec=fused.models.state_spec, at=fused.at)
+                         for name, env in zip(fused.names, fused.envs)])
 
     def sample(self, rng, episodes):
         """(E, D): the index of each episode's task in the split's task list, drawn uniformly, then (fused engine)
@@ -154,7 +157,7 @@ class MetaWorld(Task):
         index = rng.integers(0, len(self._tasks()[1]), episodes)
         if self.engine == "stepped":
             return index[:, None].astype(np.float64)
-        return _fused(self.env_name, self.benchmark_seed).rows(self.split, self._tasks()[1])[index]
+        return self.fused().rows(self._tasks()[1])[index]
 
     def episode_stats(self, metrics):
         return {"success_rate": metrics.mean(axis=-1), "final_success": metrics[..., -1]}
@@ -182,26 +185,31 @@ _POOL: dict = {}
 
 
 class _Fused:
-    """One Meta-World environment of an ML1 benchmark, whose model the fused kernel simulates, and the rows of
-    its tasks (each reset once by Meta-World itself)."""
+    """The environments of a benchmark's split (ML1: its one), whose models the fused kernel simulates (a copy per
+    thread, `physics.models_for`), and the rows of the split's tasks (each reset once by Meta-World itself)."""
 
-    def __init__(self, env_name: str, seed: int):
-        self.benchmark = benchmark("ML1", env_name, seed)
-        self.env = self.benchmark.train_classes[env_name]()
-        self.simulator = physics.simulator_for(self.env.model)
-        self._rows = {}
+    def __init__(self, kind: str, env_name: str, seed: int, split: str):
+        b = benchmark(kind, env_name, seed)
+        classes = b.train_classes if split == "train" else b.test_classes
+        self.names = list(classes)
+        self.envs = [classes[name]() for name in self.names]
+        self.models = physics.models_for([env.model for env in self.envs])
+        self.at = sawyer.layout([env.model for env in self.envs], self.models.state_spec)
+        self._rows = None
 
-    def rows(self, split: str, tasks) -> np.ndarray:
-        """(len(tasks), D) the rows of `tasks`, the split's task list (kept per split)."""
-        if split not in self._rows:
+    def rows(self, tasks) -> np.ndarray:
+        """(len(tasks), D) the rows of `tasks`, the split's task list."""
+        if self._rows is None:
             rows = []
             for index, task in enumerate(tasks):
-                self.env.set_task(task)
-                rows.append(sawyer.task_row(self.env, index, self.simulator.state_spec))
-            self._rows[split] = np.stack(rows)
-        return self._rows[split]
+                model = self.names.index(task.env_name)
+                self.envs[model].set_task(task)
+                rows.append(sawyer.task_row(task.env_name, self.envs[model], index, model, self.models.state_spec,
+                                            self.at))
+            self._rows = np.stack(rows)
+        return self._rows
 
 
 @functools.lru_cache(maxsize=None)
-def _fused(env_name: str, seed: int) -> _Fused:
-    return _Fused(env_name, seed)
+def _fused(kind: str, env_name: str, seed: int, split: str) -> _Fused:
+    return _Fused(kind, env_name, seed, split)

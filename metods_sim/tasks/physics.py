@@ -17,6 +17,14 @@ exactly as it would in an MjData of its own (the Gymnasium comparison in the tes
     sim = simulator(xml_path)
     sim.functions   int64 (len(FUNCTIONS) + 1,)   the model's address, then the functions' addresses
     sim.threads     int64 (threads, len(ARRAYS) + 1) per thread: its MjData's address, then its arrays'
+
+Several models in one kernel call (`models_for`: Meta-World's ML10 mixes ten): each thread holds its own copy of
+every model, with an MjData of it, so that a task may set a model's body and site positions for the episode it
+steps (Meta-World moves the door, the drawer, the shelf per task) without racing another thread. A thread's row of
+`Models.threads` is one block of `BLOCK` addresses per model, [functions (the copy's address first) | MjData and
+its arrays | the copy's MODEL_ARRAYS], and `block(mj, m)` returns model m's three parts as the (functions, mj)
+that the helpers below take, and the model arrays. The copies cost memory: a Meta-World model holds about 20 MB
+(meshes and textures), so ML10's train split takes some 200 MB per thread.
 """
 from __future__ import annotations
 
@@ -37,8 +45,13 @@ from ..errors import UserError
 
 FUNCTIONS = ("mj_step", "mj_forward", "mj_rnePostConstraint", "mj_resetData", "mj_getState", "mj_setState")
 MODEL, STEP, FORWARD, RNE_POST, RESET, GET_STATE, SET_STATE = range(len(FUNCTIONS) + 1)
-ARRAYS = ("qpos", "qvel", "ctrl", "xpos", "cfrc_ext", "mocap_pos", "mocap_quat", "site_xpos", "geom_xmat")
-DATA, QPOS, QVEL, CTRL, XPOS, CFRC_EXT, MOCAP_POS, MOCAP_QUAT, SITE_XPOS, GEOM_XMAT = range(len(ARRAYS) + 1)
+ARRAYS = ("qpos", "qvel", "ctrl", "xpos", "cfrc_ext", "mocap_pos", "mocap_quat", "site_xpos", "geom_xmat", "xquat",
+          "geom_xpos", "site_xmat")
+(DATA, QPOS, QVEL, CTRL, XPOS, CFRC_EXT, MOCAP_POS, MOCAP_QUAT, SITE_XPOS, GEOM_XMAT, XQUAT, GEOM_XPOS,
+ SITE_XMAT) = range(len(ARRAYS) + 1)
+# a model's arrays that a task may set per episode (Meta-World moves bodies and sites of its model per task)
+MODEL_ARRAYS = ("body_pos", "site_pos")
+BODY_POS, SITE_POS = range(len(MODEL_ARRAYS))
 MEMORY = 2   # floats a physics task keeps per agent beside its body (the Ant: its torso's last (x, y))
 
 
@@ -87,6 +100,50 @@ def simulator_for(model) -> Simulator:
     spec = int(mujoco.mjtState.mjSTATE_INTEGRATION)
     return Simulator(model, datas, np.array(functions, np.int64), np.array(threads, np.int64),
                      mujoco.mj_stateSize(model, spec), spec)
+
+
+FUNCS, ROW = len(FUNCTIONS) + 1, len(ARRAYS) + 1
+BLOCK = FUNCS + ROW + len(MODEL_ARRAYS)
+
+
+@dataclass(frozen=True)
+class Models:
+    models: tuple               # the models as built (sizes and names are read from them)
+    copies: tuple               # per thread, a copy of each model (kept alive here, as the MjData)
+    datas: tuple
+    threads: np.ndarray         # int64 (threads, len(models) * BLOCK)
+    state_size: int             # the largest integration state of the models
+    state_spec: int
+
+
+def models_for(models) -> Models:
+    """Per Numba thread, a copy of each model and an MjData of it (`block`)."""
+    import copy
+
+    mujoco = mujoco_module()
+    library = _library(mujoco)
+    functions = [ctypes.cast(getattr(library, name), ctypes.c_void_p).value for name in FUNCTIONS]
+    copies, datas, threads = [], [], []
+    for _ in range(numba.config.NUMBA_NUM_THREADS):
+        row = []
+        for model in models:
+            own = copy.copy(model)
+            data = mujoco.MjData(own)
+            copies.append(own)
+            datas.append(data)
+            row += ([own._address] + functions + [data._address] + [getattr(data, a).ctypes.data for a in ARRAYS]
+                    + [getattr(own, a).ctypes.data for a in MODEL_ARRAYS])
+        threads.append(row)
+    spec = int(mujoco.mjtState.mjSTATE_INTEGRATION)
+    return Models(tuple(models), tuple(copies), tuple(datas), np.array(threads, np.int64),
+                  max(mujoco.mj_stateSize(m, spec) for m in models), spec)
+
+
+@njit(inline="always", **FUSED)
+def block(mj, m):
+    """(functions, mj, model arrays) of model m in a thread's row of Models.threads."""
+    at = m * BLOCK
+    return mj[at:at + FUNCS], mj[at + FUNCS:at + FUNCS + ROW], mj[at + FUNCS + ROW:at + BLOCK]
 
 
 def _library(mujoco):

@@ -7,8 +7,9 @@ from metods_sim.agents import make_agent
 from metods_sim.analysis import summary_text
 from metods_sim.protocol import ProtocolError, defaults, validate
 from metods_sim.results import evaluation_dataset
-from metods_sim.rollout import draw_episodes, rollout
-from metods_sim.tasks import make_task
+from metods_sim.rollout import Episodes, draw_episodes, rollout
+from metods_sim.tasks import make_task, physics, sawyer
+from metods_sim.tasks.sawyer_rewards import reward as reward_and_success
 
 
 def setup(agent="metods", **task_fields):
@@ -21,7 +22,7 @@ def setup(agent="metods", **task_fields):
 
 
 @pytest.mark.parametrize("env_name, engine", [("reach-v3", "physics"), ("push-v3", "physics"),
-                                              ("pick-place-v3", "stepped")])
+                                              ("pick-place-v3", "physics"), ("assembly-v3", "stepped")])
 def test_the_state_carries_across_rollouts_and_everything_is_meta_worlds(env_name, engine):
     agent, task = setup(env_name=env_name, rollouts=2, rollout_steps=12)
     assert task.engine == engine
@@ -53,28 +54,92 @@ def test_the_state_carries_across_rollouts_and_everything_is_meta_worlds(env_nam
     assert "success, by rollout: " in summary_text(ds)
 
 
-def test_the_fused_arm_reaches_its_goal_where_meta_worlds_does():
-    """Steer the fused reach's functions and Meta-World's environment with the same scripted actions (toward the
-    hidden target, which the row holds): the same observations and rewards, and success at the same steps."""
-    from metods_sim.tasks import sawyer
+ML10_TRAIN = ("reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-close-v3", "button-press-topdown-v3",
+              "peg-insert-side-v3", "window-open-v3", "sweep-v3", "basketball-v3")
 
-    agent, task = setup(env_name="reach-v3", rollouts=1, rollout_steps=150)
-    episodes = draw_episodes(task, agent, np.random.default_rng(1), 1)
-    row, cfg, sim = episodes.data[0], task.config(), task.simulator()
-    target = row[sawyer.TARGET:sawyer.TARGET + 3]
+
+def fused_task(env_name, steps, index=0):
+    """An ML10 task of the split holding env_name, and the row of its index-th task of env_name."""
+    split = "train" if env_name in ML10_TRAIN else "test"
+    agent, task = setup(agent="random", benchmark="ML10", split=split, rollouts=1, rollout_steps=steps)
+    tasks = task._tasks()[1]
+    rows = task.fused().rows(tasks)
+    return task, rows[[k for k, t in enumerate(tasks) if t.env_name == env_name][index]]
+
+
+@pytest.mark.parametrize("scripted", [False, True], ids=["random", "scripted"])
+@pytest.mark.parametrize("env_name", sawyer.FUSED_ENVIRONMENTS)
+def test_each_fused_environment_steps_as_meta_worlds(env_name, scripted):
+    """Step the fused functions and Meta-World's environment with the same actions: uniform random ones, or
+    Meta-World's scripted policy for the environment (told the hidden goal, with a little noise) so that grasps,
+    contacts and success happen. The same observations and rewards (1e-12), success at the same steps."""
+    from metaworld.policies import ENV_POLICY_MAP
+
+    steps = 400 if scripted else 120
+    task, row = fused_task(env_name, steps, index=1 if scripted else 0)
+    cfg, (functions, threads) = task.config(), task.engine_handles()
+    model = int(row[sawyer.MODEL])
+    _, data, _ = physics.block(threads[0], model)
     state, obs, metrics = np.zeros(task.state_size), np.zeros(39), np.zeros(1)
-    task.reset(cfg, row, sim.functions, sim.threads[0], state, obs)
-    env = task.environments(episodes.data)[0]
-    np.testing.assert_allclose(obs, env.reset()[0], atol=1e-12)
-    success = []
-    for t in range(150):
-        action = np.append(np.clip((target - obs[:3]) * 20, -1, 1), 0.0)
+    task.reset(cfg, row, functions, threads[0], state, obs)
+    env = task.environments(row[None])[0]
+    expected = env.reset()[0]
+    obs_error, reward_error = np.abs(obs - expected).max(), 0.0
+    policy, rng = ENV_POLICY_MAP[env_name](), np.random.default_rng(0)
+    successes, fused_successes = [], []
+    for t in range(steps):
+        if scripted:
+            told = expected.copy()
+            told[36:] = env._target_pos
+            action = np.clip(policy.get_action(told) + rng.normal(0.0, 0.1, 4), -1.0, 1.0)
+        else:
+            action = rng.uniform(-1.0, 1.0, 4)
         expected, reward, _, _, info = env.step(action)
-        got, _ = task.step(cfg, row, sim.functions, sim.threads[0], state, 0, action, obs, metrics, t)
-        np.testing.assert_allclose(obs, expected, atol=1e-12)
-        assert got == pytest.approx(reward, abs=1e-12)
-        success.append(info["success"])
-    assert success[0] == 0.0 and max(success) == 1.0 and metrics[0] == 1.0
+        got, _ = task.step(cfg, row, functions, threads[0], state, 0, action, obs, metrics, t)
+        fused_successes.append(reward_and_success(cfg[model], row, data, action, obs)[1])
+        obs_error = max(obs_error, np.abs(obs - expected).max())
+        reward_error = max(reward_error, abs(got - reward))
+        successes.append(float(info["success"]))
+    print(f"{env_name}: max |obs - Meta-World's| {obs_error:.1e}, |reward - Meta-World's| {reward_error:.1e}, "
+          f"success at {successes.index(1.0) if 1.0 in successes else None}")
+    assert obs_error <= 1e-12 and reward_error <= 1e-12
+    assert fused_successes == successes and metrics[0] == max(successes)
+    if scripted:
+        assert max(successes) == 1.0   # the scripted policy solves the task
+
+
+def test_one_kernel_call_mixes_the_environments():
+    """A population of ML10 episodes that mixes environments (each row names its model) scores every row as a
+    call of its own does."""
+    agent, task = setup(benchmark="ML10", split="train", rollouts=2, rollout_steps=15)
+    assert task.engine == "physics"
+    rng = np.random.default_rng(3)
+    episodes = draw_episodes(task, agent, rng, 12)
+    assert len({int(row[sawyer.MODEL]) for row in episodes.data}) > 3
+    genomes = np.stack([agent.initial(rng) for _ in range(2)])
+    together = rollout(agent, task, genomes, episodes, record=12)
+    for e in range(12):
+        alone = rollout(agent, task, genomes, Episodes(*(a[e:e + 1] for a in episodes)), record=1)
+        np.testing.assert_array_equal(alone.returns[:, 0], together.returns[:, e])
+        np.testing.assert_array_equal(alone.metrics[:, 0], together.metrics[:, e])
+        np.testing.assert_array_equal(alone.obs[0], together.obs[e])
+
+
+def test_a_mixed_kernel_call_is_meta_worlds_step_for_step():
+    """An agent acting through the kernel on mixed ML10 episodes, its actions replayed in Meta-World's own
+    environments: the observations it saw and the rewards it got, to 1e-12 (the objects move: contacts)."""
+    agent, task = setup(benchmark="ML10", split="train", rollouts=1, rollout_steps=100)
+    rng = np.random.default_rng(5)
+    episodes = draw_episodes(task, agent, rng, 6)
+    out = rollout(agent, task, agent.initial(rng) + rng.normal(0, 0.3, agent.layout.size), episodes, record=6)
+    for e, env in enumerate(task.environments(episodes.data)):
+        observations, rewards = [env.reset()[0]], []
+        for t in range(task.rollout_steps):
+            obs, reward, _, _, info = env.step(out.action[e, t])
+            observations.append(obs)
+            rewards.append(reward)
+        np.testing.assert_allclose(out.obs[e], observations[:-1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(out.reward[e], rewards, rtol=0, atol=1e-12)
 
 
 def test_ml10_draws_its_environments_and_splits():
