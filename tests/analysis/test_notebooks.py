@@ -98,6 +98,10 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     assert rl2["return_mean"] > 86.5 and rl2["return_mean"] > metods["return_mean"] + 5
     back = find_intervals(load("maze_rl2"), among=3)["mean"].values
     assert back[1:].max() < 0.7 * back[0]
+    # the same agent by gradient (A2C) does worse than by ES
+    gradient = summary(load("maze_gradient"))
+    assert 50 < gradient["return_mean"] < metods["return_mean"] - 10 and gradient["env_steps"] > 1e8
+    assert summary(load("maze_gradient_10x10"))["return_mean"] < 30
     # the ablation, past the early plateau: none of the paper's effects; fewer passes do better
     effects = ablation_effects(load("maze_ablation"), {"α": ("linear S=4", "linear S=4, no alpha"),
                                                        "S=1": ("linear S=4", "linear S=1"),
