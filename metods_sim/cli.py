@@ -52,7 +52,8 @@ vector), protocols/ant_dir_walk.yaml then
 protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World
-ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient) and protocols/ml10.yaml. A
+ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient), protocols/ml1_push_pearl.yaml
+(the PEARL baseline on push-v3, trained off-policy by trainer.kind pearl, its only trainer) and protocols/ml10.yaml. A
 protocol with a `sweep` section runs each variant × seed in DIR/NN-variant/seed-N/ and gathers them into
 DIR/results.nc over (variant, seed)."""
 

@@ -50,6 +50,8 @@ def test_fields_lists_every_field_and_matches_the_docs():
     ("trainer: {kind: gradient}\nagent: {kind: random}\n", ["p.yaml"],
      "error: p.yaml: trainer.kind: expected es with agent.kind random (the gradient trainer differentiates an "
      "agent's PyTorch twin, and random has none; metods, maml, rl2, feedforward have one), got gradient"),
+    ("task: {kind: metaworld, env_name: push-v3}\nagent: {kind: pearl}\n", ["p.yaml"],
+     "error: p.yaml: trainer.kind: expected pearl with agent.kind pearl (the only trainer of that agent), got es"),
     ("task: {kind: ant_dir}\n", ["p.yaml", "--set", "task.impair.frozen=[8]"],
      "error: --set task.impair.frozen=[8]: expected a list of actuator indices in 0..7 (ant_dir has 8 actuators), "
      "got [8]"),

@@ -66,8 +66,13 @@ class Agent:
     obs_size: int
     n_actions: int
     continuous: bool = field(default=False, kw_only=True)   # the task's actions are vectors (`Task.continuous`)
+    # the task's episode length T and the steps between its resets within an episode (Meta-World's rollouts;
+    # `Task.rollout_length`), for an agent whose state follows them (PEARL samples z once per rollout)
+    max_steps: int = field(default=0, kw_only=True)
+    rollout_steps: int = field(default=0, kw_only=True)
 
     kind: ClassVar[str]
+    trainer: ClassVar[str] = ""   # the one trainer kind that trains this agent (pearl: its SAC); "": any accepting it
     FIELDS: ClassVar[dict[str, Field]] = {}   # the protocol's `agent` keys: default, check, doc (`metods_sim.fields`)
 
     @classmethod

@@ -66,7 +66,7 @@ def sweep_text(ds: xr.Dataset) -> str:
 
 # what each trainer kind's iterations are called (its class's ITERATIONS; the test of the layering checks they
 # agree): analysis reads datasets and does not import the simulator that made them
-ITERATIONS = {"es": "generations", "gradient": "updates"}
+ITERATIONS = {"es": "generations", "gradient": "updates", "pearl": "iterations"}
 
 
 def iterations_name(ds: xr.Dataset) -> str:

@@ -22,7 +22,7 @@ class OutputError(RuntimeError):
 
 def check_machine(spec: dict, source: str) -> None:
     """Refuse, with a UserError, what a valid protocol asks but this machine cannot run."""
-    if spec["trainer"]["device"] == "cuda":
+    if spec["trainer"].get("device") == "cuda":   # (the pearl trainer has no device field: it runs on the CPU)
         import torch
 
         if not torch.cuda.is_available():
@@ -80,7 +80,7 @@ def bytes_needed(spec: dict, task, agent) -> int:
     curve = len(trainer.CURVE) * iterations(t)
     per_step = sum(int(np.prod(shape or 0)) for shape in agent.record_shapes) + task.obs_size + 4
     results = curve + spec["evaluation"]["episodes"] * (3 + task.n_metrics) + R * task.max_steps * per_step
-    checkpoint = curve + trainer.state_floats(t, size)
+    checkpoint = curve + trainer.state_floats(t, size, task)
     return 8 * (results + 2 * size + 2 * checkpoint) + 2**20
 
 

@@ -117,8 +117,10 @@ def _sweep(raw, source, where):
     return sweep.check(raw.get("sweep"), where, validate_run)
 
 
-def defaults(task="harlow", agent="metods", trainer="es") -> dict:
-    """The complete spec of an empty protocol with the given kinds."""
+def defaults(task="harlow", agent="metods", trainer=None) -> dict:
+    """The complete spec of an empty protocol with the given kinds; trainer None: the one the agent needs (pearl's
+    own), else es."""
+    trainer = trainer or CLASSES["agent"][agent].trainer or "es"
     return validate({"task": {"kind": task}, "agent": {"kind": agent}, "trainer": {"kind": trainer}}, "<defaults>")
 
 
@@ -139,7 +141,11 @@ def _check_together(spec, where):
     also given the task's class, a trainer's also given the agent section."""
     task = CLASSES["task"][spec["task"]["kind"]]
     spec["task"] = task.check(spec["task"], where)
-    spec["agent"] = CLASSES["agent"][spec["agent"]["kind"]].check(spec["agent"], where, task=task)
+    agent = CLASSES["agent"][spec["agent"]["kind"]]
+    spec["agent"] = agent.check(spec["agent"], where, task=task)
+    if agent.trainer and spec["trainer"]["kind"] != agent.trainer:
+        raise ProtocolError(f"{where('trainer.kind')}: expected {agent.trainer} with agent.kind {agent.kind} (the "
+                            f"only trainer of that agent), got {spec['trainer']['kind']}")
     spec["trainer"] = CLASSES["trainer"][spec["trainer"]["kind"]].check(spec["trainer"], where, agent=spec["agent"])
 
 

@@ -78,6 +78,12 @@ class Task:
         raise NotImplementedError
 
     @property
+    def rollout_length(self) -> int:
+        """Steps between the environment's resets within an episode (Meta-World: rollout_steps): an agent that
+        works rollout by rollout (PEARL) reads it; max_steps for a task whose episode is one rollout."""
+        return self.max_steps
+
+    @property
     def optimum(self) -> float:
         """Best expected return of an agent that must learn within the episode."""
         raise NotImplementedError

@@ -140,6 +140,10 @@ class MetaWorld(Task):
         return self.rollouts
 
     @property
+    def rollout_length(self) -> int:
+        return self.rollout_steps
+
+    @property
     def optimum(self) -> float:
         return math.nan
 

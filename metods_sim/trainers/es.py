@@ -74,7 +74,7 @@ class ESTrainer(Trainer):
         self.actors = cluster.connect(trainer["num_actors"]) if trainer["num_actors"] else 0
 
     @staticmethod
-    def state_floats(trainer: dict, size: int) -> int:
+    def state_floats(trainer: dict, size: int, task=None) -> int:
         """About how many floats a checkpoint's searcher holds: the population, a few vectors of the
         distribution and its optimizer, and xnes's full size × size matrix."""
         covariance = size if trainer["algorithm"] == "xnes" else 0

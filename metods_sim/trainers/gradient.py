@@ -127,7 +127,7 @@ class GradientTrainer(Trainer):
         return getattr(torch, self.agent.dtype)
 
     @staticmethod
-    def state_floats(trainer: dict, size: int) -> int:
+    def state_floats(trainer: dict, size: int, task=None) -> int:
         """About how many floats a checkpoint holds: the parameters, Adam's two moments, and slack."""
         return 4 * size + 1024
 

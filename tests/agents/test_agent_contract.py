@@ -3,13 +3,24 @@ import numpy as np
 import pytest
 
 from metods_sim.agents import AGENTS, make_agent
-from metods_sim.protocol import defaults
+from metods_sim.protocol import ProtocolError, defaults
 from metods_sim.protocol.schema import AGENTS as AGENT_FIELDS
 from metods_sim.rollout import draw_episodes, rollout
 from metods_sim.tasks import TASKS, make_task
 from metods_sim.trainers import ESTrainer
 
-CASES = [(kind, task) for kind in sorted(AGENTS) for task in sorted(TASKS)]
+
+
+def accepts(kind, task_kind) -> bool:
+    """Whether a protocol may put the agent on the task (pearl refuses discrete actions)."""
+    try:
+        defaults(task=task_kind, agent=kind)
+    except ProtocolError:
+        return False
+    return True
+
+
+CASES = [(kind, task) for kind in sorted(AGENTS) for task in sorted(TASKS) if accepts(kind, task)]
 
 
 def agent_for(kind, task_kind="harlow", **fields):
@@ -40,7 +51,8 @@ def test_genome_layout_and_kernel_arrays_agree(kind, task_kind, rng):
     assert agent.inputs == task.obs_size + task.n_actions + 1
 
 
-@pytest.mark.parametrize("kind", sorted(set(AGENTS) - {"random"}))
+# pearl's actor has a σ of each state, not a learned log_std block (its kernel Gaussian is off: agents/pearl.py)
+@pytest.mark.parametrize("kind", sorted(set(AGENTS) - {"random", "pearl"}))
 def test_a_continuous_policy_starts_at_the_protocols_sigma(kind, rng):
     agent, _ = agent_for(kind, "cheetah_dir", init_log_std=-1.5)
     assert agent.log_std(agent.initial(rng)).tolist() == [[-1.5] * 6]
@@ -50,11 +62,11 @@ def test_a_continuous_policy_starts_at_the_protocols_sigma(kind, rng):
 
 @pytest.mark.parametrize("kind", sorted(AGENTS))
 def test_a_rollout_records_what_record_shapes_says(kind, rng):
-    agent, task = agent_for(kind, "harlow_simple")
+    agent, task = agent_for(kind, "harlow_simple" if accepts(kind, "harlow_simple") else "cheetah_dir")
     out = rollout(agent, task, agent.initial(rng), draw_episodes(task, agent, rng, 3), record=2)
     for recorded, shape in zip((out.W, out.v), agent.record_shapes):
         assert recorded is None if shape is None else recorded.shape == (2, task.max_steps) + shape
-    assert out.action.shape == out.value.shape == (2, task.max_steps)
+    assert out.value.shape == out.action.shape[:2] == (2, task.max_steps)
     assert not out.diverged.any()
 
 
