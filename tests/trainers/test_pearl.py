@@ -47,13 +47,15 @@ def test_two_iterations_fill_the_curve_and_a_resumed_training_equals_the_trainin
     assert_same_training(resumed, alone)
 
 
-def test_on_ml10_the_trainer_collects_through_meta_worlds_own_environments():
-    spec = load(PROTOCOL, [*SMALL, "task.benchmark=ML10", "task.rollout_steps=5", "trainer.iterations=1",
+@pytest.mark.parametrize("task_set, engine", [("task.benchmark=ML10", "physics"),         # the fused kernel, mixed
+                                              ("task.env_name=assembly-v3", "stepped")])   # Meta-World's own env
+def test_the_trainer_collects_through_either_engine(task_set, engine):
+    spec = load(PROTOCOL, [*SMALL, task_set, "task.rollout_steps=5", "trainer.iterations=1",
                            "trainer.gradient_steps=2"])
     task = make_task(spec["task"])
     agent = make_agent(spec["agent"], task)
     trainer = PEARLTrainer(spec["trainer"], task, agent, seed=0)
-    assert task.engine == "stepped"
+    assert task.engine == engine
     result = trainer.train(agent.initial(rng_for(0, "init")))
     assert result.curve["env_steps"] == [20] and np.isfinite(result.best_validation)
 
