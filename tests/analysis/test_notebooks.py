@@ -102,6 +102,12 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     gradient = summary(load("maze_gradient"))
     assert 50 < gradient["return_mean"] < metods["return_mean"] - 10 and gradient["env_steps"] > 1e8
     assert summary(load("maze_gradient_10x10"))["return_mean"] < 30
+    # without memory: as fast to the first reward, no faster back, about 18 below MetODS
+    reactive = summary(load("maze_feedforward"))
+    assert abs(reactive["first_reward_mean"] - metods["first_reward_mean"]) < 3
+    assert 50 < reactive["return_mean"] < metods["return_mean"] - 12
+    again = find_intervals(load("maze_feedforward"), among=3)["mean"].values
+    assert again[1:].min() > 0.85 * again[0]
     # the ablation, past the early plateau: none of the paper's effects; fewer passes do better
     effects = ablation_effects(load("maze_ablation"), {"α": ("linear S=4", "linear S=4, no alpha"),
                                                        "S=1": ("linear S=4", "linear S=1"),
