@@ -62,26 +62,15 @@ def test_a_normalised_cheetah_run_stores_its_statistics_evaluates_with_them_and_
     """trainer.observation_norm running, ES: the statistics beside each genome; `evaluate` on the run's own test
     episodes gives its held-out evaluation exactly (and without the statistics, not); a run resumed from its
     checkpoint of generation 1 writes the same dataset."""
-    import copy
-    import sys
-
     import metods_sim.experiments.evaluate as evaluating
     from metods_sim.experiments import resume
+    from metods_sim.results import write_checkpoint
     from metods_sim.seeding import rng_for
-    from test_run import assert_same_dataset
+    from test_run import assert_same_dataset, run_keeping_checkpoints
 
     spec = load(ROOT / "protocols" / "cheetah_dir.yaml", TINY + ["trainer.generations=3", "trainer.checkpoint_every=1",
                                                                  "trainer.observation_norm=running"])
-    running, kept = sys.modules["metods_sim.experiments.run"], {}
-    write = running.write_checkpoint
-
-    def keep(out, **about):   # every checkpoint the run writes, the last one overwriting the file
-        kept[about["generations"]] = copy.deepcopy(about)
-        return write(out, **about)
-
-    monkeypatch.setattr(running, "write_checkpoint", keep)
-    ds = load_results(run(spec, out_dir=tmp_path / "alone", progress=False))
-    monkeypatch.setattr(running, "write_checkpoint", write)
+    ds, kept = run_keeping_checkpoints(spec, tmp_path / "alone", monkeypatch)
     for which in ("best", "center"):
         assert ds[f"{which}_obs_mean"].dims == ("obs",) and ds.sizes["obs"] == 17
         assert ds[f"{which}_obs_mean"].attrs["count"] > 0 and (ds[f"{which}_obs_std"] > 0).all()
@@ -94,7 +83,7 @@ def test_a_normalised_cheetah_run_stores_its_statistics_evaluates_with_them_and_
     assert not np.allclose(evaluate(tmp_path / "alone", episodes=3).eval_return, ds.eval_return)
     # resumed from generation 1
     (tmp_path / "resumed").mkdir()
-    write(tmp_path / "resumed", **kept[1])
+    write_checkpoint(tmp_path / "resumed", **kept[1])
     assert_same_dataset(load_results(resume(tmp_path / "resumed", progress=False)), ds)
 
 

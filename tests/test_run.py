@@ -43,6 +43,24 @@ def small(*changes, trainer="es"):
     return [str(protocol), *(arg for item in fields + list(changes) for arg in ("--set", item)), "--quiet"]
 
 
+def run_keeping_checkpoints(spec, out_dir, monkeypatch):
+    """Run spec into out_dir, keeping every checkpoint it writes (the file keeps only the last): (its dataset,
+    {generations: what that checkpoint held}); `write_checkpoint(DIR, **kept[g])` lays one down for `resume`."""
+    import copy
+
+    running, kept = sys.modules["metods_sim.experiments.run"], {}
+    write = running.write_checkpoint
+
+    def keep(out, **about):
+        kept[about["generations"]] = copy.deepcopy(about)
+        return write(out, **about)
+
+    monkeypatch.setattr(running, "write_checkpoint", keep)
+    ds = metods_sim.load(run(spec, out_dir=out_dir, progress=False))
+    monkeypatch.setattr(running, "write_checkpoint", write)
+    return ds, kept
+
+
 def assert_same_dataset(a, b, *, besides=()):
     """Equal value for value, every variable, coordinate and attribute, wall-clock ones aside."""
     def what(ds):

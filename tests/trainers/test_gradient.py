@@ -204,32 +204,20 @@ def test_a_baseline_trained_by_gradient_resumes_from_its_checkpoint_to_the_same_
                                                                                          monkeypatch):
     """2 updates of its protocol, made tiny, a checkpoint after each; the run resumed from the first one writes
     the dataset of the run left alone."""
-    import copy
-    import sys
-
     from conftest import ROOT
-    from test_run import assert_same_dataset
+    from test_run import assert_same_dataset, run_keeping_checkpoints
 
-    from metods_sim.experiments import resume, run
+    from metods_sim.experiments import resume
     from metods_sim.protocol import load
-    from metods_sim.results import load as load_results
+    from metods_sim.results import load as load_results, write_checkpoint
 
     protocol, changes = RUNS[kind]
     spec = load(ROOT / "protocols" / protocol, changes + TINY)
-    running, kept = sys.modules["metods_sim.experiments.run"], {}
-    write = running.write_checkpoint
-
-    def keep(out, **about):   # every checkpoint the run writes, the last one overwriting the file
-        kept[about["generations"]] = copy.deepcopy(about)
-        return write(out, **about)
-
-    monkeypatch.setattr(running, "write_checkpoint", keep)
-    alone = load_results(run(spec, out_dir=tmp_path / "alone", progress=False))
-    monkeypatch.setattr(running, "write_checkpoint", write)
+    alone, kept = run_keeping_checkpoints(spec, tmp_path / "alone", monkeypatch)
     assert alone.attrs["status"] == "finished" and alone.sizes["generation"] == 2 and sorted(kept) == [1, 2]
     assert f"kind: {kind}" in alone.attrs["protocol"] and np.isfinite(alone.eval_return).all()
     (tmp_path / "resumed").mkdir()
-    write(tmp_path / "resumed", **kept[1])
+    write_checkpoint(tmp_path / "resumed", **kept[1])
     assert_same_dataset(load_results(resume(tmp_path / "resumed", progress=False)), alone)
 
 
