@@ -49,11 +49,13 @@ protocols/harlow_distance2.yaml (the objects two steps away), protocols/maze.yam
 protocols/maze_maml.yaml (its MAML baseline; maze_maml_gradient.yaml: by gradient),
 protocols/maze_feedforward.yaml (a memoryless control), protocols/maze_ablation.yaml (a sweep: α, S and the write
 vector), protocols/ant_dir_walk.yaml then
-protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward),
+protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward; the same
+with RL² and MAML: ant_dir_rl2_walk.yaml then ant_dir_rl2.yaml, ant_dir_maml_walk.yaml then ant_dir_maml.yaml),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World
 ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient), protocols/ml1_push_pearl.yaml
-(the PEARL baseline on push-v3, trained off-policy by trainer.kind pearl, its only trainer) and protocols/ml10.yaml. A
+(the PEARL baseline on push-v3, trained off-policy by trainer.kind pearl, its only trainer), ml1_push_rl2.yaml and
+ml1_push_maml.yaml (the RL² and MAML baselines; compare_ml1_push.yaml runs the four families) and protocols/ml10.yaml. A
 protocol with a `sweep` section runs each variant × seed in DIR/NN-variant/seed-N/ and gathers them into
 DIR/results.nc over (variant, seed)."""
 
@@ -244,9 +246,10 @@ def _impair(argv) -> int:
 
 
 def _compare(argv) -> int:
-    p = _parser("compare", "Run several trainers (one protocol each, same task and agent) on several seeds into "
-                           "one dataset DIR/compare.nc with trainer and seed dimensions, e.g. "
-                           "protocols/compare_harlow.yaml.")
+    p = _parser("compare", "Run several protocols on several seeds into one dataset DIR/compare.nc. The protocols "
+                           "share the task and the evaluation; if they also share the agent, the rows are trainers "
+                           "(dims trainer, seed; e.g. protocols/compare_harlow.yaml), otherwise agents, the meta-RL "
+                           "families (dims agent, seed; e.g. protocols/compare_ml1_push.yaml).")
     p.add_argument("comparison", help="a comparison file: name, protocols, seeds, set")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a field of every run (repeatable)")
@@ -270,7 +273,7 @@ def _compare(argv) -> int:
 
     with xarray.open_dataset(path) as ds:
         table = comparison_table(ds)
-        print(table.drop_dims("coef").to_dataframe().to_string())     # kappa, beta: in the dataset
+        print(table.drop_dims("coef", errors="ignore").to_dataframe().to_string())     # kappa, beta: in the dataset
     print(f"wrote {path}")
     return 0
 
@@ -286,8 +289,8 @@ Render the standard figures of a run or evaluation dataset, each as PNG and PDF,
   reward_curve             motor control: reward per time step within the test episodes, mean ± s.e.m., one
                            curve per direction rewarded where the episodes are labelled (goal_x); needs eval_reward
   impairment               share of the return kept with each actuator frozen (`impair --out` dataset)
-  comparison               trainers side by side: validation return over steps and over wall time, one-shot
-                           score per presentation (a `compare` dataset, compare.nc)
+  comparison               trainers or agents side by side: validation return over steps and over wall time,
+                           one-shot score per presentation or success per rollout (a `compare` dataset)
   weight_pca               W on its first two principal components, steps around the first choice, episodes
                            coloured by that choice's outcome (the paper's two modes)
   first_outcome_in_W       leave-one-out decoding of the first outcome from W at every presentation's choice

@@ -50,6 +50,34 @@ def test_compare_runs_every_trainer_and_seed_into_one_dataset(tmp_path):
     assert (tmp_path / "figs" / "comparison.png").stat().st_size > 10_000
 
 
+def test_protocols_with_different_agents_compare_the_families_row_by_agent_kind(tmp_path):
+    path = comparison(tmp_path, f"[{ROOT}/protocols/harlow.yaml, {ROOT}/protocols/harlow_rl2.yaml]", seeds="[0]")
+    done = cli("compare", path, "--out", tmp_path / "out", "--quiet")
+    assert done.returncode == 0, done.stderr
+    ds = xr.open_dataset(tmp_path / "out" / "compare.nc")
+    assert ds["agent"].values.tolist() == ["metods", "rl2"] and "trainer" not in ds.dims
+    assert ds["eval_return"].dims == ("agent", "seed", "episode")
+    assert "best_params" not in ds                 # two genomes of different kinds: each run's dataset holds its own
+    for kind in ("metods", "rl2"):
+        one = xr.open_dataset(tmp_path / "out" / f"{kind}-seed0" / "results.nc")
+        np.testing.assert_array_equal(ds["eval_return"].sel(agent=kind, seed=0), one["eval_return"])
+    table = comparison_table(ds)
+    assert table["return_mean"].dims == ("agent",) and "kappa" not in table
+    plotted = cli("plot", tmp_path / "out" / "compare.nc", "--out", tmp_path / "figs")
+    assert plotted.returncode == 0, plotted.stderr
+    assert (tmp_path / "figs" / "comparison.png").stat().st_size > 10_000
+
+
+def test_one_agent_kind_under_two_trainers_is_named_with_its_trainer(tmp_path):
+    from metods_sim.experiments.compare import read_comparison
+
+    read = read_comparison(ROOT / "protocols" / "compare_ml1_push.yaml")
+    assert read["dim"] == "agent" and list(read["specs"]) == ["metods", "rl2", "maml", "pearl"]
+    maze = [ROOT / "protocols" / f"{name}.yaml" for name in ("maze", "maze_maml", "maze_maml_gradient")]
+    path = comparison(tmp_path, "[" + ", ".join(map(str, maze)) + "]", seeds="[0]")
+    assert list(read_comparison(path)["specs"]) == ["metods", "maml-es", "maml-gradient"]
+
+
 @pytest.mark.parametrize("protocols,extra,expected", [
     ("[{root}/protocols/harlow.yaml, {root}/protocols/harlow_simple.yaml]", "",
      "differs from {root}/protocols/harlow.yaml in its task section"),

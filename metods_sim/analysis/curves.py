@@ -82,17 +82,23 @@ def ablation_effects(ds: xr.Dataset, effects: dict[str, tuple[str, str]], dim: s
                        "with": ("effect", [effects[n][0] for n in names]),
                        "without": ("effect", [effects[n][1] for n in names])}, coords={"effect": names})
 
-def comparison_table(ds: xr.Dataset, share: float = 0.95) -> xr.Dataset:
-    """The trainers of a comparison (`python -m metods_sim compare`) side by side, one row per trainer.
+def comparison_rows(ds: xr.Dataset) -> str:
+    """The row dim of a `python -m metods_sim compare` dataset: "trainer" (one agent) or "agent" (families)."""
+    return "trainer" if "trainer" in ds.dims else "agent"
 
-    ds: eval_* (trainer, seed, episode[, trial]), env_steps and wall_time (trainer, seed, generation; NaN past a
-    run's end), best_params (trainer, seed, param) with coordinate param_name. Returns ablation_table's columns
+
+def comparison_table(ds: xr.Dataset, share: float = 0.95) -> xr.Dataset:
+    """The rows of a comparison (`python -m metods_sim compare`) side by side: one per trainer, or per agent.
+
+    ds: eval_* (row, seed, episode[, trial | rollout]), env_steps and wall_time (row, seed, generation; NaN past a
+    run's end), for a comparison of trainers best_params (trainer, seed, param) with coordinate param_name; the
+    row dim is `comparison_rows(ds)`. Returns ablation_table's columns
     plus env_steps and wall_time (s) at the end of training; env_steps_to and wall_time_to, where the validation
     return first reached `share` × the task optimum (mean over the seeds that reached it; reached: how many did);
     and the mean learned alpha, kappa, beta entries (averaged over seeds; kappa and beta over `coef`, their
     vector order s = 1..S, l = 0..s).
     """
-    table = ablation_table(ds, "trainer")
+    table = ablation_table(ds, comparison_rows(ds))
     for name in ("env_steps", "wall_time"):
         table[name] = ds[name].max("generation").mean("seed")
     if "task_optimum" in ds.attrs:
@@ -101,6 +107,8 @@ def comparison_table(ds: xr.Dataset, share: float = 0.95) -> xr.Dataset:
         table["reached"] = above.any("generation").sum("seed")
         for name in ("env_steps", "wall_time"):
             table[f"{name}_to"] = ds[name].isel(generation=first).where(above.any("generation")).mean("seed")
+    if "best_params" not in ds:
+        return table
     names = ds["param_name"].values
     params = ds["best_params"].mean("seed")
     if (names == "alpha").any():

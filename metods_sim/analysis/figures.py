@@ -10,7 +10,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..results.atomic import atomic_write as atomic
-from .curves import ablation_table, learning_curve
+from .curves import ablation_table, comparison_rows, learning_curve
 from .maze import find_intervals
 from .motor import reward_curve
 from .summary import correct_by_trial
@@ -231,27 +231,33 @@ def ablation_figure(ds: xr.Dataset) -> Figure:
 
 
 def comparison_figure(ds: xr.Dataset) -> Figure:
-    """Trainers side by side (a `python -m metods_sim compare` dataset): validation return over environment steps
-    and over wall time, mean over seeds with its spread; the held-out one-shot score per presentation."""
+    """Trainers or agents side by side (a `python -m metods_sim compare` dataset): validation return over
+    environment steps and over wall time, mean over seeds with its spread; the held-out one-shot score per
+    presentation (Harlow) or success per rollout (Meta-World)."""
     figure, axes = _figure(13.0, 3.8, ncols=3)
-    for i, trainer in enumerate(ds["trainer"].values):
-        one = ds.sel(trainer=trainer)
+    dim = comparison_rows(ds)
+    for i, trainer in enumerate(ds[dim].values):
+        one = ds.sel({dim: trainer})
         curve = learning_curve(one, "center_return")
         clock = one["wall_time"].mean("seed").sel(generation=curve["generation"])
         for ax, x in zip(axes[:2], (curve["env_steps"], clock / 60)):
             ax.plot(x, curve["mean"], color=f"C{i}", label=str(trainer))
             ax.fill_between(x, curve["low"], curve["high"], color=f"C{i}", alpha=0.25, lw=0)
-        if "eval_correct" in one:
-            share = one["eval_correct"].mean(("seed", "episode"))
-            axes[2].plot(share["trial"], 100 * share, marker="o", color=f"C{i}", label=str(trainer))
+        for name, axis in (("eval_correct", "trial"), ("eval_success", "rollout")):
+            if name in one and axis in one[name].dims:
+                share = one[name].mean(("seed", "episode"))
+                axes[2].plot(share[axis], 100 * share, marker="o", color=f"C{i}", label=str(trainer))
     for ax, xlabel in zip(axes[:2], ("environment steps", "wall time (min)")):
         ax.set(xlabel=xlabel, ylabel="validation return per episode", xscale="log" if "steps" in xlabel else "linear")
         if "task_optimum" in ds.attrs:
             ax.axhline(float(ds.attrs["task_optimum"]), color="k", ls="--", lw=0.8)
         ax.legend(loc="upper left")
-    axes[2].axhline(50, color="k", ls="--", lw=0.8)
-    axes[2].set(xlabel="presentation", ylabel="rewarded object chosen (%)", ylim=(0, 105),
-                title="held-out episodes, mean over seeds")
+    if "eval_correct" in ds:
+        axes[2].axhline(50, color="k", ls="--", lw=0.8)
+        axes[2].set(xlabel="presentation", ylabel="rewarded object chosen (%)")
+    else:
+        axes[2].set(xlabel="rollout", ylabel="successful rollouts (%)")
+    axes[2].set(ylim=(0, 105), title="held-out episodes, mean over seeds")
     axes[2].legend(loc="lower right")
     return figure
 
@@ -293,14 +299,15 @@ def impairment_figure(ds: xr.Dataset) -> Figure:
 
 
 RECORDING = ("W", "activation", "reward", "sample_length")
-FIGURES = {  # name: (figure, variables it needs, what else: object choices, both first-choice outcomes, a sweep)
+FIGURES = {  # name: (figure, variables it needs, what else: object choices, both first-choice outcomes, a sweep,
+             # a comparison, one run)
     "learning_curve": (learning_curve_figure, ("fitness_mean", "center_return", "env_steps"), None),
     "ablation": (ablation_figure, ("eval_return", "variant"), "sweep"),
     "correct_by_presentation": (correct_figure, ("eval_correct",), "one run"),
     "find_intervals": (find_intervals_figure, ("eval_find_step",), "one run"),
     "reward_curve": (reward_curve_figure, ("eval_reward",), "one run"),
     "impairment": (impairment_figure, ("retained", "retained_gain"), None),
-    "comparison": (comparison_figure, ("center_return", "wall_time", "trainer", "seed"), None),
+    "comparison": (comparison_figure, ("center_return", "wall_time", "seed"), "comparison"),
     "weight_pca": (pca_figure, RECORDING, "outcomes"),
     "first_outcome_in_W": (outcome_in_weights_figure, RECORDING, "outcomes"),
     "energy": (energy_figure, RECORDING, "outcomes"),
@@ -314,9 +321,10 @@ def standard_figures(ds: xr.Dataset) -> dict[str, Figure]:
     protocol in ds.attrs and recorded object choices (the outcome figures: at least two recorded episodes of each
     first-choice outcome)."""
     counts = _first_outcomes(ds)
-    several = "variant" in ds.dims or "trainer" in ds.dims   # a sweep or a comparison: figures of one run skip it
+    compared = "trainer" in ds.dims or "agent" in ds.dims
+    several = "variant" in ds.dims or compared   # a sweep or a comparison: figures of one run skip it
     met = {None: True, "choices": sum(counts.values()) > 0, "outcomes": min(counts.values(), default=0) >= 2,
-           "sweep": "variant" in ds.dims, "one run": not several}
+           "sweep": "variant" in ds.dims, "comparison": compared, "one run": not several}
     return {name: make(ds) for name, (make, needs, extra) in FIGURES.items()
             if met[extra] and all(v in ds.variables and ds[v].size for v in needs)}
 
