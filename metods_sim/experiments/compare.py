@@ -110,8 +110,7 @@ def combine(runs: dict, comparison: dict) -> xr.Dataset:
     def slim(ds):
         keep = [name for name in ds.data_vars if (name in KEEP and not (dim == "agent" and "param" in ds[name].dims))
                 or name.startswith("eval_")]
-        return ds[keep].reset_coords(["env_steps", "wall_time"]).drop_vars(
-            [c for c in ("param_name", "param_block") if dim == "agent" and c in ds.coords])
+        return ds[keep].reset_coords(["env_steps", "wall_time"])
 
     kinds, seeds = list(comparison["specs"]), comparison["seeds"]
     by_row = [xr.concat([slim(runs[k, s]) for s in seeds], dim="seed", join="outer", combine_attrs="drop")
