@@ -145,7 +145,7 @@ def test_the_comparison_notebooks_reading_of_the_shipped_dataset_holds():
 
 def test_the_motor_notebook_runs_and_shows_its_figures(tmp_path):
     _, images = run_cleanly("motor.ipynb", tmp_path)
-    assert len(images) == 3
+    assert len(images) == 4
 
 
 def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
@@ -171,3 +171,10 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     assert 0.45 < float(gain["ant_dir"].mean()) < 0.55 and float(gain["ant_dir"].max() - gain["ant_dir"].min()) > 0.9
     assert 0.25 < float(gain["cheetah_dir"].mean()) < 0.4 and 0.6 < float(gain["cheetah_vel"].mean()) < 0.7
     assert all(float(g.sel(actuator=3)) < 0.05 for g in (gain["cheetah_dir"], gain["cheetah_vel"]))
+    push = {name: load(f"ml1_push{name}") for name in ("", "_rl2", "_maml", "_pearl", "_zero")}
+    success = {name: float(ds.eval_success.mean()) for name, ds in push.items()}
+    assert success[""] == success["_pearl"] == 0 and 0 < success["_rl2"] < 0.02 and 0 < success["_maml"] < 0.01
+    returns = {name: summary(ds)["return_mean"] for name, ds in push.items()}
+    assert returns[""] > 1.9 * returns["_rl2"] > 3 * returns["_zero"] and 200 < returns["_zero"] < 300
+    ml10 = load("ml10")
+    assert abs(float(ml10.eval_success.mean()) - 0.04) < 0.005 and float(load("ml10_random").eval_success.mean()) < 0.03
