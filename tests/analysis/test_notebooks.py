@@ -108,6 +108,11 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     assert 50 < reactive["return_mean"] < metods["return_mean"] - 12
     again = find_intervals(load("maze_feedforward"), among=3)["mean"].values
     assert again[1:].min() > 0.85 * again[0]
+    # MAML, one inner step at t = 50: where the memoryless network is, no faster back
+    maml = summary(load("maze_maml"))
+    assert abs(maml["return_mean"] - reactive["return_mean"]) < 5 and 25 < summary(load("maze_maml_10x10"))["return_mean"] < 33
+    revisit = find_intervals(load("maze_maml"), among=3)["mean"].values
+    assert revisit[1:].min() > 0.9 * revisit[0]
     # the ablation, past the early plateau: none of the paper's effects; fewer passes do better
     effects = ablation_effects(load("maze_ablation"), {"α": ("linear S=4", "linear S=4, no alpha"),
                                                        "S=1": ("linear S=4", "linear S=1"),
