@@ -181,5 +181,9 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     assert success[""] == success["_pearl"] == 0 and 0 < success["_rl2"] < 0.02 and 0 < success["_maml"] < 0.01
     returns = {name: summary(ds)["return_mean"] for name, ds in push.items()}
     assert returns[""] > 1.9 * returns["_rl2"] > 3 * returns["_zero"] and 200 < returns["_zero"] < 300
+    rl2 = load("ant_dir_rl2")                       # RL², same curriculum: ahead, and it walks backward
+    rl2_direction = rl2.eval_return.groupby("goal_x").mean()
+    assert summary(rl2)["return_mean"] > held_out["ant_dir"] + 50 and float(rl2_direction.sel(goal_x=-1.0)) > 150
+    assert 0.3 < float(load("ant_dir_rl2_impair")["retained_gain"].mean()) < float(gain["ant_dir"].mean())
     ml10 = load("ml10")
     assert abs(float(ml10.eval_success.mean()) - 0.04) < 0.005 and float(load("ml10_random").eval_success.mean()) < 0.03
