@@ -53,7 +53,7 @@ protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the dir
 with RL² and MAML: ant_dir_rl2_walk.yaml then ant_dir_rl2.yaml, ant_dir_maml_walk.yaml then ant_dir_maml.yaml),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World
-ML1 at the paper's 1e7 steps, about 45 min each; *_gradient.yaml: by gradient), protocols/ml1_push_pearl.yaml
+ML1 at the paper's 1e7 steps, 17 min each on a core; *_gradient.yaml: by gradient), protocols/ml1_push_pearl.yaml
 (the PEARL baseline on push-v3, trained off-policy by trainer.kind pearl, its only trainer), ml1_push_rl2.yaml and
 ml1_push_maml.yaml (the RL² and MAML baselines; compare_ml1_push.yaml runs the four families) and protocols/ml10.yaml. A
 protocol with a `sweep` section runs each variant × seed in DIR/NN-variant/seed-N/ and gathers them into
