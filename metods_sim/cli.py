@@ -52,10 +52,12 @@ vector), protocols/ant_dir_walk.yaml then
 protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward; the same
 with RL² and MAML: ant_dir_rl2_walk.yaml then ant_dir_rl2.yaml, ant_dir_maml_walk.yaml then ant_dir_maml.yaml),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
-RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml and protocols/ml1_push.yaml (Meta-World
-ML1 at the paper's 1e7 steps, 17 min each on a core; *_gradient.yaml: by gradient), protocols/ml1_push_pearl.yaml
-(the PEARL baseline on push-v3, trained off-policy by trainer.kind pearl, its only trainer), ml1_push_rl2.yaml and
-ml1_push_maml.yaml (the RL² and MAML baselines; compare_ml1_push.yaml runs the four families) and protocols/ml10.yaml. A
+RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml, protocols/ml1_push.yaml and
+protocols/ml10.yaml (Meta-World at the paper's 1e7 steps, 17-21 min each on a core; *_gradient.yaml: by
+gradient) with their baselines ml1_push_rl2.yaml, ml1_push_maml.yaml, ml1_push_pearl.yaml and ml10_rl2.yaml,
+ml10_maml.yaml, ml10_pearl.yaml (PEARL is trained off-policy by trainer.kind pearl, its only trainer).
+The families side by side (`compare`): compare_maze_families.yaml, compare_ant_dir.yaml, compare_ml1_push.yaml,
+compare_ml10.yaml; ES against gradient: compare_harlow.yaml, compare_maze.yaml. A
 protocol with a `sweep` section runs each variant × seed in DIR/NN-variant/seed-N/ and gathers them into
 DIR/results.nc over (variant, seed)."""
 

@@ -68,11 +68,32 @@ def test_protocols_with_different_agents_compare_the_families_row_by_agent_kind(
     assert (tmp_path / "figs" / "comparison.png").stat().st_size > 10_000
 
 
+SHIPPED = {   # protocols/compare_*.yaml: the rows each runs
+    "compare_harlow": ("trainer", ["es", "gradient"]),
+    "compare_maze": ("trainer", ["es", "gradient"]),
+    "compare_maze_families": ("agent", ["metods", "rl2", "maml", "feedforward"]),
+    "compare_ant_dir": ("agent", ["metods", "rl2", "maml"]),
+    "compare_ml1_push": ("agent", ["metods", "rl2", "maml", "pearl"]),
+    "compare_ml10": ("agent", ["metods", "rl2", "maml", "pearl"]),
+}
+
+
+def test_every_comparison_file_in_protocols_is_listed():
+    assert sorted(p.stem for p in (ROOT / "protocols").glob("compare_*.yaml")) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_each_shipped_comparison_runs_its_rows_on_one_task(name):
+    from metods_sim.experiments.compare import read_comparison
+
+    read = read_comparison(ROOT / "protocols" / f"{name}.yaml")
+    assert (read["dim"], list(read["specs"])) == SHIPPED[name]
+    assert len({str(spec["task"]) for spec in read["specs"].values()}) == 1
+
+
 def test_one_agent_kind_under_two_trainers_is_named_with_its_trainer(tmp_path):
     from metods_sim.experiments.compare import read_comparison
 
-    read = read_comparison(ROOT / "protocols" / "compare_ml1_push.yaml")
-    assert read["dim"] == "agent" and list(read["specs"]) == ["metods", "rl2", "maml", "pearl"]
     maze = [ROOT / "protocols" / f"{name}.yaml" for name in ("maze", "maze_maml", "maze_maml_gradient")]
     path = comparison(tmp_path, "[" + ", ".join(map(str, maze)) + "]", seeds="[0]")
     assert list(read_comparison(path)["specs"]) == ["metods", "maml-es", "maml-gradient"]
