@@ -174,14 +174,17 @@ class _Checkpoints:
 @contextlib.contextmanager
 def _progress_bar(spec, progress):
     """The on_generation hook: a bar of seconds with a time limit (so that its end and ETA mean something),
-    else of iterations (generations or updates); a resumed run's bar starts where the run stopped."""
+    else of environment steps with a budget of steps, else of iterations (generations or updates); a resumed
+    run's bar starts where the run stopped."""
     from ..trainers import iterations
 
-    limit, name = 60 * spec["trainer"]["time_limit"], unit(spec)[:3]
-    with tqdm(total=limit or iterations(spec["trainer"]), desc=spec["name"], unit="s" if limit else name,
+    limit, steps, name = 60 * spec["trainer"]["time_limit"], spec["trainer"]["env_steps"], unit(spec)[:3]
+    total, bar_unit = (limit, "s") if limit else (steps, "step") if steps else (iterations(spec["trainer"]), name)
+    with tqdm(total=total, desc=spec["name"], unit=bar_unit, unit_scale=bool(steps and not limit),
               disable=not progress, dynamic_ncols=True, bar_format=_BAR if limit else None) as bar:
         def show(i, status, result):
-            bar.update((min(status["wall_time"], limit) if limit else i + 1) - bar.n)
+            done = status["wall_time"] if limit else status["env_steps"] if steps else i + 1
+            bar.update(min(done, total) - bar.n)
             bar.set_postfix({name: i + 1, "fitness": f"{status['fitness_mean']:.3f}",
                              "best_val": f"{result.best_validation:.3f}"}, refresh=False)
         yield show

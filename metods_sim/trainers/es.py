@@ -23,7 +23,7 @@ import torch
 from ..seeding import rng_for
 from ..fields import ProtocolError, choice, integer, number
 from . import cluster
-from .loop import INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
+from .loop import ENV_STEPS, INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 
 
 class ESTrainer(Trainer):
@@ -32,6 +32,7 @@ class ESTrainer(Trainer):
         "algorithm": choice("pgpe", "EvoTorch search algorithm.", ("pgpe", "snes", "xnes", "cmaes", "cem")),
         "generations": integer(3000, "Generations at most.", min=1),
         "time_limit": TIME_LIMIT,
+        "env_steps": ENV_STEPS,
         "popsize": integer(256, "Population size (pgpe samples symmetric pairs: must be even).", min=2),
         "episodes": integer(8, "Episodes per member per generation; every member sees the same ones.", min=1),
         "stdev_init": number(0.05, "Initial standard deviation of the search distribution.", above=0),

@@ -35,7 +35,7 @@ from ..rollout import draw_episodes
 from ..rollout.twin import collect, detach, replay
 from ..seeding import rng_for
 from ..fields import Field, ProtocolError, choice, integer, number
-from .loop import INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
+from .loop import ENV_STEPS, INIT_FROM, OBSERVATION_NORM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 
 
 def gae(reward, value, live, gamma: float, lam: float):
@@ -77,6 +77,7 @@ class GradientTrainer(Trainer):
                                    "actor-critic with GAE].", ("a2c", "ppo")),
         "updates": integer(2000, "Parameter updates at most (the dataset's generation axis).", min=1),
         "time_limit": TIME_LIMIT,
+        "env_steps": ENV_STEPS,
         "episodes": integer(64, "Episodes per update, run in one batch with actions sampled from the policy.",
                             min=1),
         "lr": number(0.001, "Adam learning rate [ours].", above=0),

@@ -21,6 +21,11 @@ from .stopping import StopRequests
 # `check(section, where, *, agent)` are beside its class).
 TIME_LIMIT = number(0.0, "Minutes of training at most (0: no limit); the run then evaluates and writes as usual.",
                     min=0)
+ENV_STEPS = integer(0, "Environment steps of training at most (0: no limit): training stops after the iteration "
+                      "that reaches it (stopped_by: env_steps), then evaluates and writes as usual. The budget in "
+                      "the paper's unit, the same for agents whose episodes end early (a body that falls) and "
+                      "those whose episodes run their whole horizon; with it, set the iteration count above what "
+                      "the budget needs [ours].", min=0)
 INIT_FROM = Field("", "A run's results.nc (or its directory; relative to the working directory) whose best genome "
                      "training starts from, e.g. a run on an easier variant of the task (a curriculum); the agent "
                      "and task must give genomes of the same size; a run trained with observation_norm running hands on its "
@@ -200,8 +205,9 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
     for i in range(result.generations, iterations):
         result.center, status, lost = step(i)
         out_of_time = limit and time.perf_counter() - start >= limit
+        out_of_steps = settings["env_steps"] and status["env_steps"] >= settings["env_steps"]
         validation = np.nan
-        if i % settings["eval_every"] == 0 or i == iterations - 1 or out_of_time:
+        if i % settings["eval_every"] == 0 or i == iterations - 1 or out_of_time or out_of_steps:
             validation = validate(result.center)
             if validation > result.best_validation:
                 result.best, result.best_validation = result.center, validation
@@ -214,7 +220,7 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
         solved = (target is not None and not np.isnan(validation)
                   and _held(result.curve["center_return"], target, settings["target_evaluations"]))
         result.stopped_by = ("diverged" if lost else "solved" if solved else "time_limit" if out_of_time else
-                             "interrupted" if stop.requested else "")
+                             "env_steps" if out_of_steps else "interrupted" if stop.requested else "")
         if result.stopped_by:
             return
         if checkpoint and every and (i + 1) % every == 0:

@@ -37,7 +37,7 @@ import torch
 from ..fields import ProtocolError, choice, integer, number
 from ..rollout import draw_episodes, rollout
 from ..seeding import rng_for
-from .loop import INIT_FROM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
+from .loop import ENV_STEPS, INIT_FROM, TARGET, TIME_LIMIT, Trainer, TrainResult, fitness_status
 from .replay import TaskReplay
 from .sac import PEARLNetworks, optimizers, sac_step
 
@@ -49,6 +49,7 @@ class PEARLTrainer(Trainer):
                                    "adaptation episodes, then takes `gradient_steps` SAC steps [PEARL's code: "
                                    "500].", min=1),
         "time_limit": TIME_LIMIT,
+        "env_steps": ENV_STEPS,
         "episodes": integer(1, "Adaptation episodes collected per iteration, each on a task drawn at random "
                                "(Meta-World: rollouts × rollout_steps environment steps) [PEARL's code: 5 tasks of "
                                "1,000 steps; ours: 1 episode of 5,000 on Meta-World].", min=1),

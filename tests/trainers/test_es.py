@@ -77,6 +77,17 @@ def test_time_limit_stops_training():
     assert np.isfinite(result.curve["center_return"][-1])
 
 
+def test_a_budget_of_environment_steps_stops_training_after_the_generation_that_reaches_it():
+    spec, task, agent = build(**{"trainer.generations": 1})
+    initial = agent.initial(rng_for(0, "init"))
+    per_generation = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial).curve["env_steps"][0]
+    spec["trainer"] |= {"generations": 10_000, "env_steps": int(2.5 * per_generation)}
+    result = ESTrainer(spec["trainer"], task, agent, seed=0).train(initial)
+    assert result.stopped_by == "env_steps" and result.generations == 3
+    assert result.curve["env_steps"][-1] >= spec["trainer"]["env_steps"] > result.curve["env_steps"][-2]
+    assert np.isfinite(result.curve["center_return"][-1])   # the last generation is validated
+
+
 def first_held(validations, target, evaluations):
     """The number of generations after which `evaluations` validations in a row had reached target."""
     for end in range(evaluations, len(validations) + 1):
