@@ -26,8 +26,9 @@ Networks: ReLU MLPs of three hidden layers as PEARL's (`encoder_hidden` and `hid
 Genome blocks (in vector order, as torch.nn.Linear names its weights (fan_out, fan_in)): encoder.0 ... encoder.3
 (weight, bias), policy.0 ... policy.3. A recorded step stores v = z (no W). Continuous tasks only.
 
-Routes. ML1's fused environments (reach-v3, push-v3) run the Numba act below in the rollout kernel, as every
-other agent; every other Meta-World environment (ML10) runs `reference_step` in `rollout.stepped`. The trainer
+Routes. The fused Meta-World environments (ML10's fifteen: `tasks.sawyer.ENVIRONMENTS`) run the Numba act below
+in the rollout kernel, as every other agent; any other (the rest of ML1) runs `reference_step` in
+`rollout.stepped`. The trainer
 collects episodes through the same `rollout` with recording (as the gradient trainer's `rollout.twin.collect`),
 so training, validation and `evaluate` act by one policy.
 """

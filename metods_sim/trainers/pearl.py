@@ -6,7 +6,8 @@ One iteration:
      encoder and actor exactly as at meta-test (`agents.pearl`: z from the prior for the first rollout, then from
      the posterior of the episode's transitions so far, resampled at every rollout) but with actions sampled from
      the tanh-Gaussian; played by the task's own rollout (`rollout.rollout`, recording every step: the fused
-     kernel on ML1's reach-v3 and push-v3, Meta-World's environments stepped from Python for ML10), as the
+     kernel on ML10's fifteen environments, ML1's reach-v3 and push-v3 among them; Meta-World's own environments
+     stepped from Python for the rest of ML1), as the
      gradient trainer collects its continuous episodes. Every transition goes to its task's replay, the episode
      becomes the task's context (`replay.TaskReplay`).
   2. train: `gradient_steps` steps of `sac.sac_step`, each on `meta_batch` tasks drawn from those with data:
