@@ -185,5 +185,10 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     rl2_direction = rl2.eval_return.groupby("goal_x").mean()
     assert summary(rl2)["return_mean"] > held_out["ant_dir"] + 50 and float(rl2_direction.sel(goal_x=-1.0)) > 150
     assert 0.3 < float(load("ant_dir_rl2_impair")["retained_gain"].mean()) < float(gain["ant_dir"].mean())
-    ml10 = load("ml10")
-    assert abs(float(ml10.eval_success.mean()) - 0.04) < 0.005 and float(load("ml10_random").eval_success.mean()) < 0.03
+    assert 300 < returns["_pearl"] < returns["_rl2"]
+    ml10 = {name: float(load(f"ml10{name}").eval_success.mean()) for name in ("", "_rl2", "_maml", "_pearl", "_random")}
+    assert abs(ml10[""] - 0.04) < 0.005 and ml10["_random"] < 0.03
+    assert ml10["_rl2"] > ml10["_pearl"] > ml10[""] > ml10["_random"] > ml10["_maml"]
+    assert max(float(load(f"ml10{name}_test").eval_success.mean()) for name in ("", "_rl2", "_maml", "_pearl")) < 0.01
+    by_rollout = {name: load(f"ml10{name}").eval_success.mean("episode") for name in ("", "_rl2", "_maml", "_pearl")}
+    assert all(float(s[5:].mean()) <= float(s[:5].mean()) + 0.01 for s in by_rollout.values())   # no gain across rollouts
