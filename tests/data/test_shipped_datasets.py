@@ -61,7 +61,7 @@ def test_a_shipped_dataset_is_small(path):
 HARLOW = [p for p in RUNS if "eval_correct" in metods_sim.load(p)]
 TRAINED = [p for p in RUNS if yaml.safe_load(metods_sim.load(p).attrs["protocol"])["agent"]["kind"] != "random"]
 MAZE = [p for p in TRAINED if "eval_find_step" in metods_sim.load(p) and "variant" not in metods_sim.load(p).dims]
-NOT_LEARNED = {"ant_dir_maml.nc"}   # MAML's Ant falls within ≈ 20 steps: below standing still (docs/results.md)
+NOT_LEARNED = {"ant_dir_maml.nc"}   # MAML walks forward whatever it is paid: backward −27 (docs/results.md)
 DIRECTIONS = [p for p in TRAINED if p.name not in NOT_LEARNED and "goal_x" in metods_sim.load(p).coords
               and yaml.safe_load(metods_sim.load(p).attrs["protocol"])["task"].get("directions") == "forward_backward"]
 
