@@ -41,6 +41,9 @@ def summary(ds: xr.Dataset) -> dict:
                    if first.size > 1 else 0.0, success=float(ds["eval_success"].mean()))
     if "eval_success_rate" in ds:   # Meta-World: success per rollout
         out["success_by_rollout"] = [float(x) for x in ds["eval_success"].mean("episode").values]
+        if "env_name" in ds.coords and np.unique(ds["env_name"].values).size > 1:   # ML10: which environments
+            by = ds["eval_success_rate"].groupby("env_name").mean()
+            out["success_by_environment"] = {str(k): float(v) for k, v in zip(by["env_name"].values, by.values)}
     return out
 
 
@@ -103,4 +106,7 @@ def summary_text(ds: xr.Dataset) -> str:
             lines.append(f"rewarded object chosen on presentations 2+: {s['correct_later']:.1%}")
     if "success_by_rollout" in s:
         lines.append("success, by rollout: " + " ".join(f"{x:.1%}" for x in s["success_by_rollout"]))
+    if "success_by_environment" in s:
+        lines.append("success, by environment: " + ", ".join(f"{k} {x:.1%}"
+                                                             for k, x in s["success_by_environment"].items()))
     return "\n".join(lines)

@@ -11,7 +11,7 @@
                                    eval_reward_curve (step); the task's episode_stats, e.g.
                                    eval_first_reward, eval_success (episode) for the maze; the task's
                                    episode_labels as coordinates, e.g. goal_x, goal_y or goal_velocity
-                                   (episode) on a MuJoCo task
+                                   (episode) on a MuJoCo task, env_name (episode) on Meta-World
     sample, time[, post, pre]      W (sample, time, post, pre), activation (sample, time, neuron) = v_S,
                                    action (sample, time[, actuator]), reward, value, observation (sample,
                                    time, obs) for the first

@@ -166,6 +166,12 @@ class MetaWorld(Task):
     def episode_stats(self, metrics):
         return {"success_rate": metrics.mean(axis=-1), "final_success": metrics[..., -1]}
 
+    def episode_labels(self, data):
+        """env_name of each episode (E,): the Meta-World environment of its task (ML10 mixes them), so that
+        success can be split by environment."""
+        tasks = self._tasks()[1]
+        return {"env_name": np.array([tasks[int(i)].env_name for i in data[:, 0]])}
+
     def environments(self, rows) -> list:
         """One Meta-World environment per row, set to the row's task (environments are cached per class and
         reused: building one compiles its MuJoCo model)."""

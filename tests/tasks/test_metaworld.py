@@ -1,5 +1,7 @@
 """Meta-World adaptation episodes: rollouts of one task with the agent's state carried across them, Meta-World's
 own rewards and success flags."""
+import re
+
 import numpy as np
 import pytest
 
@@ -150,6 +152,10 @@ def test_ml10_draws_its_environments_and_splits():
                                         "lever-pull-v3"}
     out = rollout(agent, task, np.zeros((1, 0)), episodes)
     assert out.returns.shape == (1, 6) and np.isfinite(out.returns).all()
+    ds = evaluation_dataset(out, task, episodes.data)                     # each episode labelled by environment
+    assert set(ds.env_name.values) == names and ds.eval_success_rate.groupby("env_name").mean().size == len(names)
+    by_environment = summary_text(ds).split("success, by environment: ")[1]
+    assert {name for name, _ in re.findall(r"([a-z-]+-v3) (\d+\.\d)%", by_environment)} == names
 
 
 def test_an_unknown_environment_is_one_line():
