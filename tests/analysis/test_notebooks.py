@@ -113,6 +113,12 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     assert abs(maml["return_mean"] - reactive["return_mean"]) < 5 and 25 < summary(load("maze_maml_10x10"))["return_mean"] < 33
     revisit = find_intervals(load("maze_maml"), among=3)["mean"].values
     assert revisit[1:].min() > 0.9 * revisit[0]
+    # at equal environment steps (MAML's): RL², then MetODS, then MAML
+    equal = {n: summary(load(n)) for n in ("maze_equal_steps", "maze_rl2_equal_steps")}
+    assert {s["env_steps"] for s in equal.values()} == {maml["env_steps"]}
+    assert equal["maze_rl2_equal_steps"]["return_mean"] > equal["maze_equal_steps"]["return_mean"] + 10
+    assert 65 < equal["maze_equal_steps"]["return_mean"] < metods["return_mean"]
+    assert equal["maze_equal_steps"]["return_mean"] > maml["return_mean"] + 10
     # the ablation, past the early plateau: none of the paper's effects; fewer passes do better
     effects = ablation_effects(load("maze_ablation"), {"α": ("linear S=4", "linear S=4, no alpha"),
                                                        "S=1": ("linear S=4", "linear S=1"),
