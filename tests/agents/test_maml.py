@@ -111,6 +111,34 @@ def test_one_update_is_a_policy_gradient_step_by_torch_autograd(continuous, rng)
     assert not np.allclose(expected["g.weight"], agent.layout.unpack(genome)["g.weight"])
 
 
+def test_one_update_is_the_hand_derived_policy_gradient_on_a_tiny_case(rng):
+    """Softmax policy, backpropagation written out: with h1 = tanh(W1 x + b1), h2 = tanh(W2 h1 + b2), π = softmax of
+    the first A rows of Wg h2 + bg, and e_t = (onehot(a_t) − π_t)·(G_t − mean G), the step adds inner_lr times
+    ∂Wg = Σ e h2ᵀ (the value row gets none), δ2 = Wgᵀe ⊙ (1 − h2²), ∂W2 = Σ δ2 h1ᵀ, δ1 = W2ᵀδ2 ⊙ (1 − h1²),
+    ∂W1 = Σ δ1 xᵀ, and each bias its δ summed."""
+    agent = tiny(continuous=False, K=2)
+    genome = agent.initial(rng) + rng.normal(0, 0.3, agent.layout.size)
+    xs = episode_inputs(agent, rng, 3)
+    p, K, A, first = agent.layout.unpack(genome), 2, agent.n_actions, agent.obs_size
+    r, taken = xs[1:K + 1, -1], xs[1:K + 1, first:first + A]
+    G = np.array([r[0] + agent.inner_gamma * r[1], r[1]])
+    grads = {name: np.zeros_like(p[name]) for name in NET}
+    for x, a, advantage in zip(xs[:K], taken, G - G.mean()):
+        h1 = np.tanh(p["f1.weight"] @ x + p["f1.bias"])
+        h2 = np.tanh(p["f2.weight"] @ h1 + p["f2.bias"])
+        logits = (p["g.weight"] @ h2 + p["g.bias"])[:A]
+        e = np.zeros(A + 1)
+        e[:A] = (a - np.exp(logits) / np.exp(logits).sum()) * advantage
+        d2 = (p["g.weight"].T @ e) * (1 - h2 ** 2)
+        d1 = (p["f2.weight"].T @ d2) * (1 - h1 ** 2)
+        for name, g in (("g.weight", np.outer(e, h2)), ("g.bias", e), ("f2.weight", np.outer(d2, h1)),
+                        ("f2.bias", d2), ("f1.weight", np.outer(d1, x)), ("f1.bias", d1)):
+            grads[name] += g
+    _, theta = drive(agent, genome, xs)
+    for name in NET:
+        np.testing.assert_allclose(theta[name], p[name] + agent.inner_lr * grads[name], atol=1e-12, rtol=0)
+
+
 @pytest.mark.parametrize("continuous", [False, True], ids=["discrete", "continuous"])
 def test_before_the_first_update_it_acts_as_the_plain_mlp_with_theta(continuous, rng):
     agent = tiny(continuous, K=5)
