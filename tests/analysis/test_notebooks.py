@@ -86,16 +86,17 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     metods, s4, rl2, random = (summary(load(n)) for n in ("maze", "maze_s4", "maze_rl2", "maze_random"))
     assert metods["success"] == pytest.approx(1.0, abs=0.005) and 0.3 < random["success"] < 0.5
     assert 15 < metods["first_reward_mean"] < 22 and random["first_reward_mean"] > 65
-    assert 70 < metods["return_mean"] < 86.5 and metods["return_mean"] > s4["return_mean"] + 10
+    assert metods["return_mean"] > 86.5 and metods["return_mean"] > s4["return_mean"] + 10   # the paper's 86.5
     steps = load("maze")["eval_find_step"].values          # later rewards come faster than the first
     intervals = np.diff(np.concatenate([np.zeros((len(steps), 1)), steps], axis=1), axis=1)
     later = intervals[:, 1:][steps[:, 1:] > 0]
     assert later.mean() < 0.6 * metods["first_reward_mean"]
     same = find_intervals(load("maze"), among=3)["mean"].values       # over the same episodes, too
     assert same[1:].max() < 0.85 * same[0]
-    assert 30 < summary(load("maze_10x10"))["return_mean"] < 34.9 < summary(load("maze_rl2_10x10"))["return_mean"]
-    # RL², same trainer and budget, beats MetODS and comes back to the target faster still
-    assert rl2["return_mean"] > 86.5 and rl2["return_mean"] > metods["return_mean"] + 5
+    assert 34.9 < summary(load("maze_10x10"))["return_mean"] < summary(load("maze_rl2_10x10"))["return_mean"]
+    # RL², same budget (its earlier ClipUp steps), level with MetODS and comes back to the target faster still
+    assert rl2["return_mean"] > 86.5 and abs(rl2["return_mean"] - metods["return_mean"]) < 2 * np.hypot(
+        rl2["return_sem"], metods["return_sem"])
     back = find_intervals(load("maze_rl2"), among=3)["mean"].values
     assert back[1:].max() < 0.7 * back[0]
     # the same agent by gradient (A2C) does worse than by ES
