@@ -103,10 +103,10 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     gradient = summary(load("maze_gradient"))
     assert 50 < gradient["return_mean"] < metods["return_mean"] - 10 and gradient["env_steps"] > 1e8
     assert summary(load("maze_gradient_10x10"))["return_mean"] < 30
-    # without memory: as fast to the first reward, no faster back, about 18 below MetODS
+    # without memory: as fast to the first reward, no faster back, about 29 below MetODS
     reactive = summary(load("maze_feedforward"))
     assert abs(reactive["first_reward_mean"] - metods["first_reward_mean"]) < 3
-    assert 50 < reactive["return_mean"] < metods["return_mean"] - 12
+    assert 50 < reactive["return_mean"] < metods["return_mean"] - 25
     again = find_intervals(load("maze_feedforward"), among=3)["mean"].values
     assert again[1:].min() > 0.85 * again[0]
     # MAML, one inner step at t = 50: where the memoryless network is, no faster back
