@@ -21,7 +21,8 @@ def execute(notebook, tmp_path):
     shutil.copytree(ROOT / "data", tmp_path / "data")
     (tmp_path / "analysis").mkdir()
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3",
+    # a cell's first call compiles kernels: on 2 cores shared with other jobs that took over 120 s
+    NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path / "analysis")}}).execute()
     return nb
 
