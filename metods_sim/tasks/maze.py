@@ -149,18 +149,43 @@ class Maze(Task):
         return rows
 
     def first_reward_floor(self, data: np.ndarray) -> np.ndarray:
-        """(E,) a lower bound, for any agent, on the expected first reward step of each episode's maze: n/2 for
-        n free cells. Given the start, the target is uniform over the n − 1 other free cells and is never seen,
-        and a step enters at most one cell not entered before, so P(found by step t) <= t / (n − 1) and
-        E[first reward step] = Σ_t P(not found by step t) >= Σ_{t=0..n−2} (1 − t / (n − 1)) = n / 2."""
+        """(E,) the least expected first reward step of each episode's maze, for any agent, even one that knows the
+        maze (never the target): the mean step at which a depth-first tour from the start first enters each other
+        free cell. The free cells form a tree and the target is uniform over the n − 1 cells other than the start;
+        on a tree every depth-first tour has the same mean (a branch holds as many cells as half the steps of its
+        round trip, so no order of branches gains), and no walk beats it (checked against the exact optimum over
+        all walks, dynamic programming over visited set × position, in tests/tasks/test_maze.py). The cruder
+        bound n / 2 (a step enters at most one new cell) is below it."""
         G = self.size
-        return (data[:, :G * G] == 0.0).sum(axis=1) / 2.0
+        return np.array([_depth_first_mean_entry(G, row[:G * G], int(row[G * G + 1])) for row in data])
 
     def episode_stats(self, metrics: np.ndarray) -> dict:
         """Per-episode summaries of the `find_step` metric (…, FINDS): first reward step (step_limit when never
         found) and success (1 when at least one reward)."""
         first = metrics[..., 0]
         return {"first_reward": np.where(first > 0, first, self.step_limit), "success": (first > 0) * 1.0}
+
+
+@njit(**JIT)
+def _depth_first_mean_entry(G, grid, start):
+    """Mean over the other free cells of the step at which a depth-first tour from `start` first enters them."""
+    seen = np.zeros(G * G, np.bool_)
+    path = np.empty(G * G, np.int64)
+    seen[start], path[0], depth, step, total, cells = True, start, 1, 0, 0, 0
+    while depth > 0:
+        step += 1
+        cell = path[depth - 1]
+        for m in range(4):
+            nxt = cell + MOVES[m, 0] * G + MOVES[m, 1]
+            if grid[nxt] == 0.0 and not seen[nxt]:
+                seen[nxt], path[depth] = True, nxt
+                depth += 1
+                total += step
+                cells += 1
+                break
+        else:
+            depth -= 1
+    return total / cells
 
 
 @njit(inline="always", **JIT)
