@@ -95,9 +95,9 @@ def test_the_maze_notebooks_reading_of_the_shipped_runs_holds():
     same = find_intervals(load("maze"), among=3)["mean"].values       # over the same episodes, too
     assert same[1:].max() < 0.85 * same[0]
     assert 34.9 < summary(load("maze_10x10"))["return_mean"] < summary(load("maze_rl2_10x10"))["return_mean"]
-    # RL², same budget (its earlier ClipUp steps), level with MetODS and comes back to the target faster still
-    assert rl2["return_mean"] > 86.5 and abs(rl2["return_mean"] - metods["return_mean"]) < 2 * np.hypot(
-        rl2["return_sem"], metods["return_sem"])
+    # RL², same trainer, ClipUp steps and environment steps: ahead of MetODS, and back to the target faster still
+    assert rl2["env_steps"] == summary(load("maze"))["env_steps"]
+    assert rl2["return_mean"] - metods["return_mean"] > 2 * np.hypot(rl2["return_sem"], metods["return_sem"])
     back = find_intervals(load("maze_rl2"), among=3)["mean"].values
     assert back[1:].max() < 0.7 * back[0]
     # the same agent by gradient (A2C) does worse than by ES
