@@ -184,6 +184,11 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     assert 0.45 < float(gain["ant_dir"].mean()) < 0.55 and float(gain["ant_dir"].max() - gain["ant_dir"].min()) > 0.9
     assert 0.25 < float(gain["cheetah_dir"].mean()) < 0.4 and 0.6 < float(gain["cheetah_vel"].mean()) < 0.7
     assert all(float(g.sel(actuator=3)) < 0.05 for g in (gain["cheetah_dir"], gain["cheetah_vel"]))
+    reach = {name: load(f"ml1_reach{name}") for name in ("", "_test", "_zero", "_random")}
+    reached = {name: ds.eval_success.mean("episode").values for name, ds in reach.items()}
+    assert np.all(reached[""] == 0.2) and np.all(reached["_test"] == 0.18)     # the same in every rollout
+    assert reached["_zero"].max() == 0 and reached["_random"].mean() < 0.05
+    assert summary(reach[""])["return_mean"] > 3 * summary(reach["_zero"])["return_mean"]
     push = {name: load(f"ml1_push{name}") for name in ("", "_rl2", "_maml", "_pearl", "_zero")}
     success = {name: float(ds.eval_success.mean()) for name, ds in push.items()}
     assert success[""] == success["_pearl"] == 0 and 0 < success["_rl2"] < 0.02 and 0 < success["_maml"] < 0.01
