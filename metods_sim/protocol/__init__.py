@@ -138,7 +138,7 @@ def _section(section, fields, given, where):
 
 def _check_together(spec, where):
     """The rules across fields, each beside the class that imposes it: a task's on its own section, an agent's
-    also given the task's class, a trainer's also given the agent section and the task's class."""
+    also given the task's class, a trainer's also given the agent section."""
     task = CLASSES["task"][spec["task"]["kind"]]
     spec["task"] = task.check(spec["task"], where)
     agent = CLASSES["agent"][spec["agent"]["kind"]]
@@ -146,8 +146,7 @@ def _check_together(spec, where):
     if agent.trainer and spec["trainer"]["kind"] != agent.trainer:
         raise ProtocolError(f"{where('trainer.kind')}: expected {agent.trainer} with agent.kind {agent.kind} (the "
                             f"only trainer of that agent), got {spec['trainer']['kind']}")
-    spec["trainer"] = CLASSES["trainer"][spec["trainer"]["kind"]].check(spec["trainer"], where, agent=spec["agent"],
-                                                                         task=task)
+    spec["trainer"] = CLASSES["trainer"][spec["trainer"]["kind"]].check(spec["trainer"], where, agent=spec["agent"])
 
 
 __all__ = ["ProtocolError", "apply_override", "defaults", "dump", "load", "parse", "runs", "validate"]

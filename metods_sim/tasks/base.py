@@ -49,7 +49,6 @@ class Task:
     state_dtype: ClassVar[type] = np.int64   # of the per-episode state (a body's: float64)
     metric: ClassVar[str]        # name of the per-episode metric vector, e.g. "correct"
     metric_dim: ClassVar[str]    # its dimension in the dataset, e.g. "trial"
-    success: ClassVar[str | None] = None   # the episode stat that is a success share in [0, 1] (trainer.score)
     FIELDS: ClassVar[dict[str, Field]] = {}   # the protocol's `task` keys: default, check, doc (`metods_sim.fields`)
 
     @classmethod

@@ -159,8 +159,6 @@ class Maze(Task):
         G = self.size
         return np.array([_depth_first_mean_entry(G, row[:G * G], int(row[G * G + 1])) for row in data])
 
-    success = "success"
-
     def episode_stats(self, metrics: np.ndarray) -> dict:
         """Per-episode summaries of the `find_step` metric (…, FINDS): first reward step (step_limit when never
         found) and success (1 when at least one reward)."""

@@ -96,7 +96,6 @@ class MetaWorld(Task):
                                     f"reach-v3 or push-v3, got {section['env_name']!r}")
         return section
     metric = "success"
-    success = "success_rate"
     metric_dim = "rollout"
     continuous: ClassVar[bool] = True
     state_dtype: ClassVar[type] = np.float64

@@ -41,13 +41,6 @@ class ESTrainer(Trainer):
         "optimizer": choice("clipup", "Optimizer of the pgpe centre.", ("clipup", "adam", "sgd")),
         "max_speed": number(0.02, "ClipUp maximum speed (pgpe with clipup).", above=0),
         "parenthood_ratio": number(0.25, "Share of the population that are parents (cem).", above=0, max=1),
-        "score": choice("return", "What a member's fitness, and the centre's validation score (the dataset's "
-                                  "center_return), is. return: its mean return over its episodes. success: the "
-                                  "share of its episodes (Meta-World: rollouts) that succeeded, ties ordered by "
-                                  "mean return (score = success + 1e-9 × return, float64): for tasks judged by "
-                                  "success whose return also pays for coming near (Meta-World: reach pays for "
-                                  "ending near the middle of the goal region as much as for passing through the "
-                                  "goal) [ours].", ("return", "success")),
         "eval_every": integer(25, "Generations between evaluations of the search centre on held-out episodes.",
                               min=1),
         "eval_episodes": integer(512, "Held-out episodes of each centre evaluation (the validation set).", min=1),
@@ -62,12 +55,8 @@ class ESTrainer(Trainer):
     } | TARGET
 
     @classmethod
-    def check(cls, section, where, *, agent, task):
-        """Rules across the `trainer` section's fields (each passed its own check), the `agent` section and the
-        task's class."""
-        if section["score"] == "success" and task.success is None:
-            raise ProtocolError(f"{where('trainer.score')}: expected return with task.kind {task.name} (it reports "
-                                f"no success), got success")
+    def check(cls, section, where, *, agent):
+        """Rules across the `trainer` section's fields (each passed its own check) and the `agent` section."""
         if section["algorithm"] == "pgpe" and section["popsize"] % 2:
             raise ProtocolError(f"{where('trainer.popsize')}: expected an even number with algorithm pgpe (it "
                                 f"samples symmetric pairs), got {section['popsize']}")
@@ -145,7 +134,7 @@ class ESTrainer(Trainer):
         t = self.trainer
         for attempt in range(5):
             problem = search.EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
-                                            score=t["score"], device=t["device"], num_actors=self.actors)
+                                            device=t["device"], num_actors=self.actors)
             if self.actors < 2:   # EvoTorch runs a single actor's work in this process
                 return problem
             try:

@@ -105,7 +105,7 @@ class GradientTrainer(Trainer):
     } | TARGET
 
     @classmethod
-    def check(cls, section, where, *, agent, task):
+    def check(cls, section, where, *, agent):
         """The gradient trainer needs an agent with a PyTorch twin (`agents.twins.TWINS`)."""
         if agent["kind"] not in TWINS:
             raise ProtocolError(f"{where('trainer.kind')}: expected es with agent.kind {agent['kind']} (the "

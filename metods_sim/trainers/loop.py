@@ -131,9 +131,7 @@ class Trainer:
         """Mean validation return by the fused kernel (-inf when W diverged), the observations normalised by the
         statistics `observations` when given."""
         norm = None if observations is None else observations.normalisation()
-        return float(fitness(rollout(self.agent, self.task, genome, self.validation, norm=norm), self.task,
-                             self.trainer.get("score", "return"))[0])   # only ES has a score: gradient
-                                                                        # trainers follow the return
+        return float(fitness(rollout(self.agent, self.task, genome, self.validation, norm=norm))[0])
 
     def loop(self, step, result: TrainResult, freeze, on_generation=None, checkpoint=None) -> TrainResult:
         """`train_loop` over this trainer's iterations, validated on its validation set with the statistics
@@ -230,12 +228,8 @@ def _iterate(step, result, settings, iterations, validate, freeze, on_generation
     result.stopped_by = "generations"
 
 
-def fitness(result, task=None, score: str = "return") -> np.ndarray:
-    """Per member (P,) float64: its mean return, or with score success its mean success share (`task.success`,
-    an episode stat) + 1e-9 × mean return, so that equal successes rank by return; -inf, the worst, for a member
-    whose W diverged in any episode: its returns come from saturated or NaN activations and must not steer the
-    search."""
+def fitness(result) -> np.ndarray:
+    """Mean return per member, and -inf, the worst, for a member whose W diverged in any episode: its returns
+    come from saturated or NaN activations and must not steer the search."""
     mean = result.returns.mean(axis=1)
-    if score == "success":
-        mean = task.episode_stats(result.metrics)[task.success].mean(axis=1) + 1e-9 * mean
     return np.where(result.diverged.any(axis=1) | ~np.isfinite(mean), -np.inf, mean)

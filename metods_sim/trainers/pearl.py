@@ -89,7 +89,7 @@ class PEARLTrainer(Trainer):
                 "trainer.lr or trainer.reward_scale")
 
     @classmethod
-    def check(cls, section, where, *, agent, task):
+    def check(cls, section, where, *, agent):
         if agent["kind"] != "pearl":
             raise ProtocolError(f"{where('trainer.kind')}: expected es (or gradient for metods) with agent.kind "
                                 f"{agent['kind']} (the pearl trainer is PEARL's SAC, for agent.kind pearl only), "

@@ -17,12 +17,12 @@ from .loop import fitness
 
 
 class EpisodeProblem(Problem):
-    """Fitness of a genome = its mean return (or success, `loop.fitness`) over the generation's shared episodes, the observations normalised
+    """Fitness of a genome = its mean return over the generation's shared episodes, the observations normalised
     by `norm` when set (`rollout.Normalisation`, the generation's, set by the trainer); seen: [(steps, obs_sum,
     obs_sumsq)] of each batch evaluated since, per member × episode, for the trainer's running statistics."""
 
-    def __init__(self, task, agent, *, episodes, seed, score="return", device="cpu", num_actors=0):
-        self.task, self.agent, self.episodes, self.run_seed, self.score = task, agent, episodes, seed, score
+    def __init__(self, task, agent, *, episodes, seed, device="cpu", num_actors=0):
+        self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
         self.generation = 0
         self.env_steps = 0
         self.threads = 0   # Numba threads of an actor (cluster.threads_per_actor); 0: as they are
@@ -30,9 +30,7 @@ class EpisodeProblem(Problem):
         # store_solution_stats off: EvoTorch's best-so-far bookkeeping fails on a population that is all -inf
         # (all diverged), and the best genome of a run is chosen on the validation episodes anyway
         super().__init__("max", solution_length=agent.layout.size, initial_bounds=(-1.0, 1.0),
-                         dtype=torch.float32, device=device,
-                         # success + 1e-9 × return needs float64 to order equal successes by return
-                         eval_dtype=torch.float64 if score == "success" else torch.float32, num_actors=num_actors or None,
+                         dtype=torch.float32, device=device, num_actors=num_actors or None,
                          actor_config=cluster.ACTOR if num_actors else None, store_solution_stats=False)
 
     def _evaluate_batch(self, batch):
@@ -44,8 +42,7 @@ class EpisodeProblem(Problem):
         self.env_steps += int(result.steps.sum())
         if self.norm is not None:
             self.seen.append((result.steps, result.obs_sum, result.obs_sumsq))
-        scores = fitness(result, self.task, self.score)
-        batch.set_evals(torch.as_tensor(scores, dtype=batch.eval_dtype, device=batch.device))
+        batch.set_evals(torch.as_tensor(fitness(result), dtype=torch.float32, device=batch.device))
 
     # Ray actors hold copies of the problem: send them the generation and its normalisation, collect their step
     # counts and the observations they saw.

@@ -85,8 +85,6 @@ BAD = [
     ("trainer: {kind: gradient, observation_norm: true}\n", r"p.yaml: trainer.observation_norm: expected one of "
                                                             r"none, running, got True"),
     ("seed: -1\n", r"p.yaml: seed: expected an integer >= 0, got -1"),
-    ("trainer: {score: success}\n", r"p.yaml: trainer.score: expected return with task.kind harlow \(it reports no "
-                                    r"success\), got success"),
     ("task: {kind: maze, view: 4}\n", r"p.yaml: task.view: expected an odd number"),
     ("task: {kind: cheetah_dir}\ntrainer: {kind: gradient}\nagent: {kind: random}\n",
      r"p.yaml: trainer.kind: expected es with agent.kind random \(the gradient trainer differentiates an agent's"),
