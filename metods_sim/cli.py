@@ -48,9 +48,9 @@ protocols/harlow_distance2.yaml (the objects two steps away), protocols/maze.yam
 (exploration of Prim's mazes with a hidden target), protocols/maze_rl2.yaml (its RL² baseline),
 protocols/maze_maml.yaml (its MAML baseline; maze_maml_gradient.yaml: by gradient),
 protocols/maze_feedforward.yaml (a memoryless control), protocols/maze_ablation.yaml (a sweep: α, S and the write
-vector), protocols/ant_dir_walk.yaml then
-protocols/ant_dir.yaml (Ant-dir as a curriculum: walk forward, then read the direction from the reward; the same
-with RL² and MAML: ant_dir_rl2_walk.yaml then ant_dir_rl2.yaml, ant_dir_maml_walk.yaml then ant_dir_maml.yaml),
+vector), protocols/ant_dir_walk.yaml, ant_dir_shown.yaml, ant_dir_hidden.yaml then
+ant_dir.yaml (Ant-dir as a curriculum: walk forward; both ways, the direction shown; the direction hidden, read
+from the reward; the same on Gymnasium's reward; with RL² and MAML: ant_dir_rl2_*.yaml, ant_dir_maml_*.yaml),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
 RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml, protocols/ml1_push.yaml and
 protocols/ml10.yaml (Meta-World at the paper's 1e7 steps, 17-21 min each on a core; *_gradient.yaml: by
