@@ -173,15 +173,19 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
         assert held_out[task] > held_out[f"{task}_zero"] + 35 > held_out[f"{task}_random"] + 35
     ant = load("ant_dir")
     direction = ant.eval_return.groupby("goal_x").mean()
-    assert float(direction.sel(goal_x=1.0)) > 250 and -30 < float(direction.sel(goal_x=-1.0)) < 0
-    backward = reward_curve(ant)["mean"].sel(goal=-1.0)
-    assert abs(float(backward.sel(step=slice(1, 7)).mean())) < 0.2          # both directions start alike
-    assert float(backward.sel(step=slice(8, 20)).min()) < -0.5             # then the Ant sets off forward
-    assert abs(float(backward.sel(step=slice(25, None)).mean())) < 0.1      # and, punished, stands still
+    assert 500 < float(direction.sel(goal_x=1.0)) < 560 and 420 < float(direction.sel(goal_x=-1.0)) < 480
+    curve = reward_curve(ant)["mean"]
+    forward, backward = curve.sel(goal=1.0), curve.sel(goal=-1.0)
+    start = slice(1, 7)
+    assert abs(float(backward.sel(step=start).mean()) - float(forward.sel(step=start).mean())) < 0.2   # alike
+    assert abs(float(backward.sel(step=slice(8, 20)).mean())) < 0.3     # backward-paid: it sets off forward first
+    assert float(backward.sel(step=slice(21, None)).mean()) > 2 and float(forward.sel(step=slice(21, None)).mean()) > 2.5
     cheetah = reward_curve(load("cheetah_dir"))["mean"].sel(goal="all")
     assert float(cheetah.sel(step=slice(21, None)).mean()) > 3 * float(cheetah.sel(step=slice(1, 20)).mean()) > 0
     gain = {task: load(f"{task}_impair")["retained_gain"] for task in tasks}
-    assert 0.45 < float(gain["ant_dir"].mean()) < 0.55 and float(gain["ant_dir"].max() - gain["ant_dir"].min()) > 0.9
+    assert 0.25 < float(gain["ant_dir"].mean()) < 0.35 and float(gain["ant_dir"].max() - gain["ant_dir"].min()) > 0.9
+    assert min(float(gain["ant_dir"].sel(actuator=k)) for k in (5, 7)) > 0.95
+    assert max(float(gain["ant_dir"].sel(actuator=k)) for k in (0, 1, 2, 3, 6)) < 0.2
     assert 0.25 < float(gain["cheetah_dir"].mean()) < 0.4 and 0.6 < float(gain["cheetah_vel"].mean()) < 0.7
     assert all(float(g.sel(actuator=3)) < 0.05 for g in (gain["cheetah_dir"], gain["cheetah_vel"]))
     reach = {name: load(f"ml1_reach{name}") for name in ("", "_test", "_zero", "_random")}
@@ -194,10 +198,10 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     assert success[""] == success["_pearl"] == 0 and 0 < success["_rl2"] < 0.02 and 0 < success["_maml"] < 0.01
     returns = {name: summary(ds)["return_mean"] for name, ds in push.items()}
     assert returns[""] > 1.9 * returns["_rl2"] > 3 * returns["_zero"] and 200 < returns["_zero"] < 300
-    rl2 = load("ant_dir_rl2")                       # RL², same curriculum: ahead, and it walks backward
+    rl2 = load("ant_dir_rl2")                       # RL², the earlier two-stage curriculum: it walks backward
     rl2_direction = rl2.eval_return.groupby("goal_x").mean()
-    assert summary(rl2)["return_mean"] > held_out["ant_dir"] + 50 and float(rl2_direction.sel(goal_x=-1.0)) > 150
-    assert 0.3 < float(load("ant_dir_rl2_impair")["retained_gain"].mean()) < float(gain["ant_dir"].mean())
+    assert float(rl2_direction.sel(goal_x=-1.0)) > 150
+    assert 0.3 < float(load("ant_dir_rl2_impair")["retained_gain"].mean()) < 0.4
     assert 300 < returns["_pearl"] < returns["_rl2"]
     ml10 = {name: float(load(f"ml10{name}").eval_success.mean()) for name in ("", "_rl2", "_maml", "_pearl", "_random")}
     assert abs(ml10[""] - 0.04) < 0.005 and ml10["_random"] < 0.03
