@@ -73,6 +73,7 @@ class MetaWorld(Task):
     rollouts: int
     rollout_steps: int
     benchmark_seed: int
+    goal_obs: str
 
     name = "metaworld"
     FIELDS = {
@@ -85,6 +86,11 @@ class MetaWorld(Task):
                             min=1),
         "rollout_steps": integer(500, "Steps per rollout [paper and Meta-World: 500].", min=1, max=500),
         "benchmark_seed": integer(0, "Seed of Meta-World's benchmark (its lists of tasks) [ours].", min=0),
+        "goal_obs": choice("blank", "The observation's last 3 floats, the goal, for a curriculum [ours]: blank "
+                                    "(zeros: the task, ML1 and ML10 hide the goal [Meta-World]); shown (the "
+                                    "task's target position, as Meta-World's fully observable environments give "
+                                    "it, so that a first stage learns to reach any goal as a function of an input).",
+                           ("blank", "shown")),
     }
 
     @classmethod
@@ -152,7 +158,8 @@ class MetaWorld(Task):
             return np.zeros(0)
         fused = self.fused()
         return np.stack([sawyer.config_vector(name, env, rollouts=self.rollouts, rollout_steps=self.rollout_steps,
-                                              state_spec=fused.models.state_spec, at=fused.at)
+                                              state_spec=fused.models.state_spec, at=fused.at,
+                                              goal_shown=self.goal_obs == "shown")
                          for name, env in zip(fused.names, fused.envs)])
 
     def sample(self, rng, episodes):
@@ -186,9 +193,18 @@ class MetaWorld(Task):
             env = pool[n]
             used[task.env_name] = n + 1
             env.set_task(task)
+            _observe_goal(env, self.goal_obs == "shown")
             env.max_path_length = self.rollout_steps
             envs.append(env)
         return envs
+
+
+def _observe_goal(env, shown: bool):
+    """Meta-World's observability of the goal, its observation space recomputed (set_task deletes the cached one
+    whenever a task changes observability, and fails where none is cached)."""
+    env.__dict__.pop("sawyer_observation_space", None)
+    env._partially_observable = not shown
+    env.sawyer_observation_space
 
 
 _POOL: dict = {}

@@ -10,7 +10,8 @@ environments built (they edit their weld constraints after loading the XML):
     ctrl ← (action[3], −action[3]); mj_step × frame_skip; mj_forward
     frame = [hand xpos (3), clip(|rightclaw − leftclaw| / 0.1, 0, 1), object position (3) and quaternion (4),
              0 (7)]              (the table says where each environment's object position and quaternion come from)
-    obs = clip([frame, previous frame, 0 (3: the goal, hidden in ML1 and ML10)], observation space)
+    obs = clip([frame, previous frame, goal (3): 0, hidden as ML1 and ML10 hide it, or the target (goal_obs: shown)],
+               observation space)
     reward, success: the environment's `compute_reward` (reward_function_version v2) and `evaluate_state`
                      (`sawyer_rewards`)
 
@@ -41,9 +42,10 @@ from .physics import BODY_POS, CTRL, GEOM_XMAT, GEOM_XPOS, MOCAP_POS, MOCAP_QUAT
     XPOS, XQUAT, doubles
 from .sawyer_rewards import NAMES, reward
 from .sawyer_slots import (_SLOTS, ACTION_SCALE, BODY, BODY_POS_AT, BODY_QUAT, FIRST, FRAME, FRAME_SKIP, GEOM,
-                           GEOM_QUAT, HAND, HAND_HIGH, HAND_LOW, HEAD, LEFTCLAW, MOCAP_HIGH, MOCAP_LOW, MODEL, NBODY,
-                           NGEOM, NO_QUAT, NSITE, POS_ID, POS_KIND, POS_OFFSET, QUAT_ID, QUAT_KIND, RIGHTCLAW,
-                           ROLLOUT_STEPS, ROLLOUTS, SITE, SITE_POS_AT, SITE_QUAT, STATE_AT, STATE_SPEC)
+                           GEOM_QUAT, GOAL_SHOWN, HAND, HAND_HIGH, HAND_LOW, HEAD, LEFTCLAW, MOCAP_HIGH, MOCAP_LOW,
+                           MODEL, NBODY, NGEOM, NO_QUAT, NSITE, POS_ID, POS_KIND, POS_OFFSET, QUAT_ID, QUAT_KIND,
+                           RIGHTCLAW, ROLLOUT_STEPS, ROLLOUTS, SITE, SITE_POS_AT, SITE_QUAT, STATE_AT, STATE_SPEC,
+                           TARGET)
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,11 @@ def layout(models, state_spec: int) -> tuple:
     return body_pos_at, site_pos_at, state_at, state_at + max(mujoco.mj_stateSize(m, state_spec) for m in models)
 
 
-def config_vector(env_name: str, env, *, rollouts: int, rollout_steps: int, state_spec: int, at: tuple) -> np.ndarray:
+def config_vector(env_name: str, env, *, rollouts: int, rollout_steps: int, state_spec: int, at: tuple,
+                  goal_shown: bool = False) -> np.ndarray:
     """One model's config row (`sawyer_slots`) for Meta-World environment `env` of env_name (any task set: only
-    its constants are read); at: the rows' `layout`."""
+    its constants are read); at: the rows' `layout`; goal_shown: the observation's last 3 floats hold the task's
+    target, as Meta-World's fully observable environments do, instead of ML1's and ML10's zeros."""
     model, fused = env.model, ENVIRONMENTS[env_name]
 
     def ident(kind, name):
@@ -114,7 +118,7 @@ def config_vector(env_name: str, env, *, rollouts: int, rollout_steps: int, stat
                  quat_id=ident(*fused.quat) if fused.quat else 0,
                  joint=model.jnt_qposadr[ident("joint", fused.joint)] if fused.joint else 0,
                  **{f"site{k}": site for k, site in enumerate(sites)},
-                 body_pos_at=at[0], site_pos_at=at[1], state_at=at[2])
+                 body_pos_at=at[0], site_pos_at=at[1], state_at=at[2], goal_shown=goal_shown)
     space = env._HAND_SPACE
     offset = fused.pos[2] if len(fused.pos) > 2 else (0.0, 0.0, 0.0)
     vectors = [offset, env.mocap_low, env.mocap_high, space.low, space.high, env.hand_init_pos]
@@ -151,8 +155,9 @@ def reset(cfg, row, functions, mj, state, obs):
     for i in range(FRAME):
         obs[i] = row[FIRST + i]
         obs[FRAME + i] = row[FIRST + i]    # Meta-World's reset observation: the frame twice, not clipped
+    shown = c[GOAL_SHOWN] != 0.0
     for i in range(2 * FRAME, obs.shape[0]):
-        obs[i] = 0.0
+        obs[i] = row[TARGET + i - 2 * FRAME] if shown else 0.0   # within Meta-World's goal space: never clipped
 
 
 @njit(**FUSED)

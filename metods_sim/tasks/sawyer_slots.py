@@ -11,10 +11,10 @@ integration state), each padded to the largest of the task's models.
 _SLOTS = ("frame_skip", "action_scale", "state_spec", "rollouts", "rollout_steps", "reward", "nbody", "nsite",
           "ngeom", "hand", "rightclaw", "leftclaw", "leftpad", "rightpad", "right_effector", "left_effector",
           "pos_kind", "pos_id", "quat_kind", "quat_id", "joint", "site0", "site1", "site2", "site3", "site4",
-          "body_pos_at", "site_pos_at", "state_at")
+          "body_pos_at", "site_pos_at", "state_at", "goal_shown")
 (FRAME_SKIP, ACTION_SCALE, STATE_SPEC, ROLLOUTS, ROLLOUT_STEPS, REWARD, NBODY, NSITE, NGEOM, HAND, RIGHTCLAW,
  LEFTCLAW, LEFTPAD, RIGHTPAD, RIGHT_EFFECTOR, LEFT_EFFECTOR, POS_KIND, POS_ID, QUAT_KIND, QUAT_ID, JOINT, SITE0,
- SITE1, SITE2, SITE3, SITE4, BODY_POS_AT, SITE_POS_AT, STATE_AT) = range(len(_SLOTS))
+ SITE1, SITE2, SITE3, SITE4, BODY_POS_AT, SITE_POS_AT, STATE_AT, GOAL_SHOWN) = range(len(_SLOTS))
 # then 3 floats each: the object's offset in the observation, mocap_low, mocap_high, the observation's hand_low,
 # hand_high, and hand_init
 POS_OFFSET = len(_SLOTS)

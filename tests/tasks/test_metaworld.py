@@ -23,10 +23,11 @@ def setup(agent="metods", **task_fields):
     return make_agent(spec["agent"], task), task
 
 
-@pytest.mark.parametrize("env_name, engine", [("reach-v3", "physics"), ("push-v3", "physics"),
-                                              ("pick-place-v3", "physics"), ("assembly-v3", "stepped")])
-def test_the_state_carries_across_rollouts_and_everything_is_meta_worlds(env_name, engine):
-    agent, task = setup(env_name=env_name, rollouts=2, rollout_steps=12)
+@pytest.mark.parametrize("env_name, engine, goal_obs", [
+    ("reach-v3", "physics", "blank"), ("push-v3", "physics", "blank"), ("pick-place-v3", "physics", "blank"),
+    ("assembly-v3", "stepped", "blank"), ("reach-v3", "physics", "shown"), ("assembly-v3", "stepped", "shown")])
+def test_the_state_carries_across_rollouts_and_everything_is_meta_worlds(env_name, engine, goal_obs):
+    agent, task = setup(env_name=env_name, rollouts=2, rollout_steps=12, goal_obs=goal_obs)
     assert task.engine == engine
     rng = np.random.default_rng(0)
     episodes = draw_episodes(task, agent, rng, 2)
@@ -48,6 +49,9 @@ def test_the_state_carries_across_rollouts_and_everything_is_meta_worlds(env_nam
             success[r] = max(success[r], float(info["success"]))
     seen = np.delete(np.array(observations), [T, 2 * T + 1], axis=0)     # what the agent saw at each step
     np.testing.assert_allclose(out.obs[0], seen, rtol=0, atol=1e-12)
+    goal = env._target_pos if goal_obs == "shown" else np.zeros(3)          # ML1 hides it: the task's zeros
+    np.testing.assert_array_equal(out.obs[0, :, 36:], np.broadcast_to(goal, (2 * T, 3)))
+    assert goal_obs == "blank" or np.abs(goal).max() > 0.05
     np.testing.assert_allclose(out.reward[0], rewards, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(out.metrics[0, 0], success)
     assert out.returns[0, 0] == pytest.approx(sum(rewards))
