@@ -52,6 +52,13 @@ class ESTrainer(Trainer):
                               min=0),
         "init_from": INIT_FROM,
         "observation_norm": OBSERVATION_NORM,
+        "action_noise": number(0.0, "On a continuous task (MuJoCo, Meta-World) with agent.action greedy: the "
+                                    "standard deviation σ of Gaussian noise added to every action of the training "
+                                    "rollouts, action = clip(mean + σ ε, -1, 1), so that a member's fitness is "
+                                    "earned under perturbed motor commands; validation, the final evaluation and "
+                                    "`evaluate`/`impair` play the mean action. The genome's log_std block is not "
+                                    "read (its σ is this one). 0: none [ours: a standard robustness lever].",
+                               min=0),
     } | TARGET
 
     @classmethod
@@ -63,6 +70,9 @@ class ESTrainer(Trainer):
         if section["num_actors"] and section["device"] != "cpu":
             raise ProtocolError(f"{where('trainer.device')}: expected cpu when trainer.num_actors > 0 (EvoTorch's "
                                 f"Ray actors run on the CPU), got {section['device']}")
+        if section["action_noise"] and agent.get("action") != "greedy":
+            raise ProtocolError(f"{where('trainer.action_noise')}: expected 0 unless agent.action is greedy (a "
+                                f"sampling policy already draws its own noise), got {section['action_noise']}")
         return section
 
     ITERATIONS = "generations"   # the protocol field counting this trainer's iterations
@@ -72,6 +82,9 @@ class ESTrainer(Trainer):
     def __init__(self, trainer: dict, task, agent, *, seed: int):
         super().__init__(trainer, task, agent, seed=seed)
         # join the Ray cluster (RAY_ADDRESS) now, before the run writes anything: one that does not answer is bad input
+        if trainer["action_noise"] and not task.continuous:
+            raise ProtocolError(f"trainer.action_noise: expected 0 on task {task.name}, whose actions are discrete "
+                                f"(noise is added to continuous actions), got {trainer['action_noise']}")
         self.actors = cluster.connect(trainer["num_actors"]) if trainer["num_actors"] else 0
 
     @staticmethod
@@ -134,7 +147,8 @@ class ESTrainer(Trainer):
         t = self.trainer
         for attempt in range(5):
             problem = search.EpisodeProblem(self.task, self.agent, episodes=t["episodes"], seed=self.seed,
-                                            device=t["device"], num_actors=self.actors)
+                                            device=t["device"], num_actors=self.actors,
+                                            action_noise=t["action_noise"])
             if self.actors < 2:   # EvoTorch runs a single actor's work in this process
                 return problem
             try:

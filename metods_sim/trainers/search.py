@@ -4,6 +4,9 @@ Kept apart so that EvoTorch, which imports Ray, loads when an ES run trains, not
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numba
 import numpy as np
 import torch
@@ -19,10 +22,12 @@ from .loop import fitness
 class EpisodeProblem(Problem):
     """Fitness of a genome = its mean return over the generation's shared episodes, the observations normalised
     by `norm` when set (`rollout.Normalisation`, the generation's, set by the trainer); seen: [(steps, obs_sum,
-    obs_sumsq)] of each batch evaluated since, per member × episode, for the trainer's running statistics."""
+    obs_sumsq)] of each batch evaluated since, per member × episode, for the trainer's running statistics. With
+    action_noise σ > 0 the members act by sampling N(mean, σ²) (trainer.action_noise), whatever their log_std."""
 
-    def __init__(self, task, agent, *, episodes, seed, device="cpu", num_actors=0):
+    def __init__(self, task, agent, *, episodes, seed, device="cpu", num_actors=0, action_noise=0.0):
         self.task, self.agent, self.episodes, self.run_seed = task, agent, episodes, seed
+        self.action_noise = action_noise
         self.generation = 0
         self.env_steps = 0
         self.threads = 0   # Numba threads of an actor (cluster.threads_per_actor); 0: as they are
@@ -38,7 +43,11 @@ class EpisodeProblem(Problem):
             numba.set_num_threads(self.threads)   # per calling thread, so at every call
         genomes = batch.values.detach().cpu().numpy().astype(np.float64)  # values are read-only: copy
         shared = draw_episodes(self.task, self.agent, rng_for(self.run_seed, "train", self.generation), self.episodes)
-        result = rollout(self.agent, self.task, genomes, shared, norm=self.norm)
+        agent = self.agent
+        if self.action_noise:
+            agent.layout.unpack(genomes)["log_std"][:] = math.log(self.action_noise)
+            agent = dataclasses.replace(agent, action="sample")
+        result = rollout(agent, self.task, genomes, shared, norm=self.norm)
         self.env_steps += int(result.steps.sum())
         if self.norm is not None:
             self.seen.append((result.steps, result.obs_sum, result.obs_sumsq))

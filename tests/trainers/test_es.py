@@ -1,6 +1,8 @@
 """ES meta-training through EvoTorch: every algorithm runs, fitness is shared-episode mean return, it learns; it
 stops where its state is whole and resumes from that state exactly; diverged members never steer it."""
+import dataclasses
 import os
+import re
 import signal
 
 import numpy as np
@@ -9,6 +11,8 @@ import torch
 from evotorch import SolutionBatch
 
 from metods_sim.agents import make_agent
+from metods_sim.fields import ProtocolError
+from metods_sim.protocol import validate
 from metods_sim.rollout import draw_episodes, rollout
 from metods_sim.seeding import rng_for
 from metods_sim.tasks import make_task
@@ -291,3 +295,46 @@ def test_a_second_signal_stops_training_at_once_without_a_checkpoint():
         agent.initial(rng_for(0, "init")), on_generation=signal_twice,
         checkpoint=lambda state, done: saved.setdefault(done, state))
     assert result.stopped_by == "interrupted" and result.generations == 1 and saved == {}
+
+
+def test_action_noise_scores_members_on_perturbed_actions_and_leaves_validation_greedy():
+    """trainer.action_noise σ: a member's fitness is its return when acting N(mean, σ²), whatever its log_std;
+    validation plays the mean."""
+    spec = validate(spec_for("cheetah_dir", **{"task.horizon": 20, "agent.neurons": 4, "agent.steps": 1,
+                                               "trainer.action_noise": 0.3}), "<test>")
+    task = make_task(spec["task"])
+    agent = make_agent(spec["agent"], task)
+    genomes = agent.initial(np.random.default_rng(0)) + np.random.default_rng(1).normal(0, 0.3, (4, agent.layout.size))
+    shared = draw_episodes(task, agent, rng_for(5, "train", 0), 2)
+
+    def scored(action_noise):
+        problem = EpisodeProblem(task, agent, episodes=2, seed=5, action_noise=action_noise)
+        batch = SolutionBatch(problem, popsize=4)
+        batch.set_values(torch.as_tensor(genomes, dtype=torch.float32))
+        problem.evaluate(batch)
+        return batch.evals[:, 0].numpy()
+
+    played = genomes.astype(np.float32).astype(np.float64)   # the batch holds float32
+    sampling = dataclasses.replace(agent, action="sample")
+    perturbed = played.copy()
+    sampling.layout.unpack(perturbed)["log_std"][:] = np.log(0.3)
+    expected = rollout(sampling, task, perturbed, shared).returns.mean(axis=1)
+    np.testing.assert_allclose(scored(0.3), expected, rtol=1e-6)
+    greedy = rollout(agent, task, played, shared).returns.mean(axis=1)
+    np.testing.assert_allclose(scored(0.0), greedy, rtol=1e-6)
+    assert not np.allclose(expected, greedy)
+    trainer = ESTrainer(spec["trainer"], task, agent, seed=0)
+    assert trainer.validate(genomes[0]) == pytest.approx(
+        rollout(agent, task, genomes[:1], trainer.validation).returns.mean(), rel=1e-6)
+
+
+@pytest.mark.parametrize("task,agent_action,expected", [
+    ("cheetah_dir", "sample", "trainer.action_noise: expected 0 unless agent.action is greedy"),
+    ("harlow", "greedy", "trainer.action_noise: expected 0 on task harlow"),
+])
+def test_action_noise_where_it_means_nothing_is_one_line(task, agent_action, expected):
+    spec = spec_for(task, **{"agent.action": agent_action, "trainer.action_noise": 0.2})
+    with pytest.raises(ProtocolError, match=re.escape(expected)):
+        spec = validate(spec, "<test>")
+        built = make_task(spec["task"])
+        ESTrainer(spec["trainer"], built, make_agent(spec["agent"], built), seed=0)
