@@ -52,12 +52,12 @@ class ESTrainer(Trainer):
                               min=0),
         "init_from": INIT_FROM,
         "observation_norm": OBSERVATION_NORM,
-        "action_noise": number(0.0, "On a continuous task (MuJoCo, Meta-World) with agent.action greedy: the "
-                                    "standard deviation σ of Gaussian noise added to every action of the training "
-                                    "rollouts, action = clip(mean + σ ε, -1, 1), so that a member's fitness is "
-                                    "earned under perturbed motor commands; validation, the final evaluation and "
-                                    "`evaluate`/`impair` play the mean action. The genome's log_std block is not "
-                                    "read (its σ is this one). 0: none [ours: a standard robustness lever].",
+        "action_noise": number(0.0, "On a continuous task (MuJoCo, Meta-World): the standard deviation σ of "
+                                    "Gaussian noise added to every action of the training rollouts, action = "
+                                    "clip(mean + σ ε, -1, 1), so that a member's fitness is earned under perturbed "
+                                    "motor commands; validation, the final evaluation and `evaluate`/`impair` act "
+                                    "as agent.action says (greedy: the mean). In training the genome's log_std "
+                                    "block is not read (σ is this one). 0: none [ours: a robustness lever].",
                                min=0),
     } | TARGET
 
@@ -70,9 +70,6 @@ class ESTrainer(Trainer):
         if section["num_actors"] and section["device"] != "cpu":
             raise ProtocolError(f"{where('trainer.device')}: expected cpu when trainer.num_actors > 0 (EvoTorch's "
                                 f"Ray actors run on the CPU), got {section['device']}")
-        if section["action_noise"] and agent.get("action") != "greedy":
-            raise ProtocolError(f"{where('trainer.action_noise')}: expected 0 unless agent.action is greedy (a "
-                                f"sampling policy already draws its own noise), got {section['action_noise']}")
         return section
 
     ITERATIONS = "generations"   # the protocol field counting this trainer's iterations
