@@ -52,12 +52,13 @@ vector), protocols/ant_dir_walk.yaml, ant_dir_shown.yaml, ant_dir_hidden.yaml th
 ant_dir.yaml (Ant-dir as a curriculum: walk forward; both ways, the direction shown; the direction hidden, read
 from the reward; the same on Gymnasium's reward; with RL² and MAML: ant_dir_rl2_*.yaml, ant_dir_maml_*.yaml),
 protocols/cheetah_dir.yaml and protocols/cheetah_vel.yaml (motor control on Gymnasium's MuJoCo bodies; `impair
-RESULTS.nc` then freezes each actuator in turn), protocols/ml1_reach.yaml, protocols/ml1_push.yaml and
+RESULTS.nc` then freezes each actuator in turn; cheetah_dir_rl2.yaml, cheetah_dir_feedforward.yaml: RL² and a
+non-plastic agent on the same steps), protocols/ml1_reach.yaml, protocols/ml1_push.yaml and
 protocols/ml10.yaml (Meta-World at the paper's 1e7 steps, 17-21 min each on a core; *_gradient.yaml: by
 gradient) with their baselines ml1_push_rl2.yaml, ml1_push_maml.yaml, ml1_push_pearl.yaml and ml10_rl2.yaml,
 ml10_maml.yaml, ml10_pearl.yaml (PEARL is trained off-policy by trainer.kind pearl, its only trainer).
-The families side by side (`compare`): compare_maze_families.yaml, compare_ant_dir.yaml, compare_ml1_push.yaml,
-compare_ml10.yaml; ES against gradient: compare_harlow.yaml, compare_maze.yaml. A
+The families side by side (`compare`): compare_maze_families.yaml, compare_ant_dir.yaml, compare_cheetah_dir.yaml,
+compare_ml1_push.yaml, compare_ml10.yaml; ES against gradient: compare_harlow.yaml, compare_maze.yaml. A
 protocol with a `sweep` section runs each variant × seed in DIR/NN-variant/seed-N/ and gathers them into
 DIR/results.nc over (variant, seed)."""
 
