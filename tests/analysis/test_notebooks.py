@@ -188,6 +188,10 @@ def test_the_motor_notebooks_reading_of_the_shipped_runs_holds():
     assert max(float(gain["ant_dir"].sel(actuator=k)) for k in (0, 1, 2, 3, 6)) < 0.2
     assert 0.25 < float(gain["cheetah_dir"].mean()) < 0.4 and 0.6 < float(gain["cheetah_vel"].mean()) < 0.7
     assert all(float(g.sel(actuator=3)) < 0.05 for g in (gain["cheetah_dir"], gain["cheetah_vel"]))
+    families = {name: summary(load(f"cheetah_dir{name}"))["return_mean"] for name in ("", "_rl2", "_feedforward")}
+    assert families["_rl2"] > families[""] > 1.5 * families["_feedforward"] > 600      # RL² leads on Cheetah-dir
+    kept = {name: float(load(f"cheetah_dir{name}_impair")["retained_gain"].mean()) for name in ("_rl2", "_feedforward")}
+    assert 0.45 < kept["_rl2"] < 0.55 and 0.35 < kept["_feedforward"] < 0.45 and kept["_rl2"] > float(gain["cheetah_dir"].mean())
     reach = {name: load(f"ml1_reach{name}") for name in ("", "_test", "_zero", "_random")}
     reached = {name: ds.eval_success.mean("episode").values for name, ds in reach.items()}
     assert np.all(reached[""] == 0.2) and np.all(reached["_test"] == 0.18)     # the same in every rollout
