@@ -73,6 +73,7 @@ SHIPPED = {   # protocols/compare_*.yaml: the rows each runs
     "compare_maze": ("trainer", ["es", "gradient"]),
     "compare_maze_families": ("agent", ["metods", "rl2", "maml", "feedforward"]),
     "compare_ant_dir": ("agent", ["metods", "rl2", "maml"]),
+    "compare_cheetah_dir": ("agent", ["metods", "rl2", "feedforward"]),
     "compare_ml1_push": ("agent", ["metods", "rl2", "maml", "pearl"]),
     "compare_ml10": ("agent", ["metods", "rl2", "maml", "pearl"]),
 }
