@@ -76,17 +76,17 @@ def test_windowed_backward_is_the_full_gradient_only_when_the_window_covers_the_
     assert not np.allclose(truncated.numpy()[rule], full.numpy()[rule])
 
 
-def plain_loss_gradient(trainer, agent, policy):
+def plain_loss_gradient(trainer, agent, policy, reward_scale=1.0):
     """The gradient of an a2c loss (value weight 0.3, entropy 0.05, no normalisation) written directly on
-    collect()'s graph of the first update's episodes; policy(run, params) gives the log-probability of the
-    actions taken and the entropy, per step."""
+    collect()'s graph of the first update's episodes, the critic and advantages on rewards × reward_scale;
+    policy(run, params) gives the log-probability of the actions taken and the entropy, per step."""
     from metods_sim.rollout.twin import collect
 
     params = torch.tensor(agent.initial(rng_for(0, "init")), requires_grad=True)
     episodes = draw_episodes(trainer.task, agent, rng_for(0, "train", 0), 4)
     run = collect(agent, trainer.task, params, episodes, greedy=False)
     t = trainer.trainer
-    adv, target = gae(run.reward, run.value.detach(), run.live, t["gamma"], t["gae_lambda"])
+    adv, target = gae(run.reward * reward_scale, run.value.detach(), run.live, t["gamma"], t["gae_lambda"])
     logp, entropy = policy(run, params)
     per_step = -logp * adv + 0.3 * (run.value - target) ** 2 - 0.05 * entropy
     (per_step[run.live].sum() / run.live.sum()).backward()
@@ -101,6 +101,19 @@ def test_the_update_gradient_is_autograd_through_the_collected_episode():
     trainer, agent = build(normalize_advantages=False, entropy=0.05, value_coef=0.3)
     grad = gradient_of_one_update(trainer, agent, 0)
     np.testing.assert_allclose(grad.numpy(), plain_loss_gradient(trainer, agent, softmax), rtol=1e-8, atol=1e-12)
+
+
+def test_reward_scale_is_the_loss_on_scaled_rewards_and_changes_the_gradient():
+    """trainer.reward_scale multiplies the rewards the critic and the advantages see, nothing else."""
+    def softmax(run, params):
+        logp_all = torch.log_softmax(run.logits, -1)
+        return logp_all.gather(-1, run.action[..., None])[..., 0], -(logp_all.exp() * logp_all).sum(-1)
+
+    trainer, agent = build(normalize_advantages=False, entropy=0.05, value_coef=0.3, reward_scale=0.25)
+    grad = gradient_of_one_update(trainer, agent, 0)
+    np.testing.assert_allclose(grad.numpy(), plain_loss_gradient(trainer, agent, softmax, 0.25), rtol=1e-8,
+                               atol=1e-12)
+    assert not np.allclose(grad.numpy(), plain_loss_gradient(trainer, agent, softmax))
 
 
 @pytest.mark.parametrize("changes", [{"algorithm": "a2c"}, {"algorithm": "ppo", "ppo_epochs": 2},
