@@ -172,8 +172,8 @@ def test_an_unknown_environment_is_one_line():
 def test_a_linear_controller_on_the_shown_goal_reaches_it():
     """What a trainer has to find on reach with the goal shown exists within reach of a gradient step: a
     feed-forward genome whose hidden units read tanh(gain · (goal − hand)) and drive the arm with them succeeds on
-    held-out goals (docs/results.md, 50 goals: 100% at gain 50, 88% at gain 2), where the same genomes with the
-    goal blanked do not (the goal entries read 0)."""
+    held-out goals (16 here: all at gain 50, 15 at gain 2, as docs/results.md reports), where the same genomes
+    with the goal blanked reach none (the goal entries read 0)."""
     success = {}
     for goal_obs in ("shown", "blank"):
         spec = defaults(task="metaworld", agent="feedforward")
