@@ -168,7 +168,6 @@ def test_an_unknown_environment_is_one_line():
         validate({"task": {"kind": "metaworld", "env_name": "reach-v9"}}, "p.yaml")
 
 
-
 def test_a_linear_controller_on_the_shown_goal_reaches_it():
     """What a trainer has to find on reach with the goal shown exists within reach of a gradient step: a
     feed-forward genome whose hidden units read tanh(gain · (goal − hand)) and drive the arm with them succeeds on

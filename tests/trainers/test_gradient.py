@@ -93,11 +93,13 @@ def plain_loss_gradient(trainer, agent, policy, reward_scale=1.0):
     return params.grad.numpy()
 
 
-def test_the_update_gradient_is_autograd_through_the_collected_episode():
-    def softmax(run, params):
-        logp_all = torch.log_softmax(run.logits, -1)
-        return logp_all.gather(-1, run.action[..., None])[..., 0], -(logp_all.exp() * logp_all).sum(-1)
+def softmax(run, params):
+    """The discrete policy's log-probability of the actions taken and its entropy, per step."""
+    logp_all = torch.log_softmax(run.logits, -1)
+    return logp_all.gather(-1, run.action[..., None])[..., 0], -(logp_all.exp() * logp_all).sum(-1)
 
+
+def test_the_update_gradient_is_autograd_through_the_collected_episode():
     trainer, agent = build(normalize_advantages=False, entropy=0.05, value_coef=0.3)
     grad = gradient_of_one_update(trainer, agent, 0)
     np.testing.assert_allclose(grad.numpy(), plain_loss_gradient(trainer, agent, softmax), rtol=1e-8, atol=1e-12)
@@ -105,10 +107,6 @@ def test_the_update_gradient_is_autograd_through_the_collected_episode():
 
 def test_reward_scale_is_the_loss_on_scaled_rewards_and_changes_the_gradient():
     """trainer.reward_scale multiplies the rewards the critic and the advantages see, nothing else."""
-    def softmax(run, params):
-        logp_all = torch.log_softmax(run.logits, -1)
-        return logp_all.gather(-1, run.action[..., None])[..., 0], -(logp_all.exp() * logp_all).sum(-1)
-
     trainer, agent = build(normalize_advantages=False, entropy=0.05, value_coef=0.3, reward_scale=0.25)
     grad = gradient_of_one_update(trainer, agent, 0)
     np.testing.assert_allclose(grad.numpy(), plain_loss_gradient(trainer, agent, softmax, 0.25), rtol=1e-8,
